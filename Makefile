@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev,bittensor
+
+.PHONY: demo test install lint typecheck bench clean
+
+$(BIN)/minertrace: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[$(EXTRAS)]'
+	touch $@
+
+install: $(BIN)/minertrace
+
+demo: install
+	$(BIN)/minertrace demo
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/weights.py
+	$(BIN)/python bench/chain.py
+	$(BIN)/python bench/cycle.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,3 @@
+"""minertrace: traceable weight setting for Bittensor subnet validators."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,26 @@
+"""The `minertrace` command: one Typer app with a sub-app per package."""
+
+from __future__ import annotations
+
+import typer
+
+from minertrace.chain.cli import app as chain_app
+from minertrace.db.cli import app as db_app
+from minertrace.validator.cli import register as register_validator_commands
+from minertrace.weights.cli import app as weights_app
+
+app = typer.Typer(
+    name="minertrace",
+    help="Trace a Bittensor validator's weights from task scores to on-chain incentive.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(weights_app, name="weights")
+app.add_typer(chain_app, name="chain")
+register_validator_commands(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
