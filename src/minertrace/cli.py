@@ -6,6 +6,7 @@ import typer
 
 from minertrace.chain.cli import app as chain_app
 from minertrace.db.cli import app as db_app
+from minertrace.stats.cli import app as stats_app
 from minertrace.validator.cli import register as register_validator_commands
 from minertrace.weights.cli import app as weights_app
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(weights_app, name="weights")
 app.add_typer(chain_app, name="chain")
+app.add_typer(stats_app, name="stats")
 register_validator_commands(app)
 
 
