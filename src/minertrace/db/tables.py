@@ -59,16 +59,17 @@ node_table = Table(
     Column("hotkey", Text, comment="SS58 hotkey registered on this UID."),
     Column("coldkey", Text, comment="SS58 coldkey owning the hotkey."),
     Column("ip", Text, comment="Axon IP address as the chain reports it."),
-    Column("ip_type", Integer, comment="Axon IP version (4 or 6)."),
+    Column("ip_type", Text, comment="Axon IP version (4 or 6), TEXT as in Gaia."),
     Column("port", Integer, comment="Axon port."),
     Column("incentive", Double, comment="Incentive of the last epoch, as a fraction in [0, 1]."),
     Column("stake", Double, comment="Stake weight of the hotkey on this subnet."),
     Column("trust", Double, comment="Trust (not computed by the chain any more; locally derived)."),
     Column("vtrust", Double, comment="Validator trust of the last epoch, fraction in [0, 1]."),
-    Column("protocol", Integer, comment="Axon protocol number."),
+    Column("protocol", Text, comment="Axon protocol number, TEXT as in Gaia."),
     Column(
         "last_updated",
         DateTime(timezone=True),
+        nullable=False,
         server_default=text("now()"),
         comment="When minertrace last wrote this row.",
     ),
@@ -76,6 +77,7 @@ node_table = Table(
     Column("dividends", Double, comment="Dividends of the last epoch, fraction in [0, 1]."),
     Column("validator_permit", Boolean, comment="Whether the UID holds a validator permit."),
     Column("last_update_block", BigInteger, comment="Block of the UID's last weight update."),
+    Index("idx_node_hotkey_on_node_table", "hotkey"),
     comment="The subnet's metagraph, one row per UID (Gaia-compatible).",
 )
 
@@ -84,20 +86,17 @@ score_table = Table(
     metadata,
     Column(
         "task_name",
-        String(100),
-        nullable=False,
+        String(255),
         comment="'weather', 'geomagnetic' or 'soil_moisture_region_<id>'.",
     ),
     Column(
         "task_id",
         Text,
-        nullable=False,
         comment="Task run identifier; weather ids start with final_/initial_weather_scores.",
     ),
     Column(
         "score",
         ARRAY(Double),
-        nullable=False,
         comment="Per-UID scores indexed by UID; NaN = no entry for that UID.",
     ),
     Column(
@@ -110,19 +109,22 @@ score_table = Table(
     Column(
         "status",
         String(50),
-        nullable=False,
         server_default=text("'pending'"),
         comment="Run status; 'completed' marks final scores.",
     ),
     UniqueConstraint("task_name", "task_id"),
-    Index("ix_score_table_task_name_created_at", "task_name", text("created_at DESC")),
-    Index("ix_score_table_created_at", "created_at"),
+    Index(
+        "idx_score_task_name_created_at_desc_on_score_table",
+        "task_name",
+        text("created_at DESC"),
+    ),
+    Index("idx_score_created_at_on_score_table", "created_at"),
     comment="One row per task run: its per-UID score array (Gaia-compatible).",
 )
 
 
 def _count(name: str, what: str) -> Column[int]:
-    return Column(name, Integer, server_default=text("0"), comment=what)
+    return Column(name, Integer, nullable=False, server_default=text("0"), comment=what)
 
 
 def _float(name: str, what: str) -> Column[float]:
@@ -199,12 +201,14 @@ miner_performance_stats = Table(
     Column(
         "calculated_at",
         DateTime(timezone=True),
+        nullable=False,
         server_default=text("now()"),
         comment="When the period statistics were last computed.",
     ),
     Column(
         "updated_at",
         DateTime(timezone=True),
+        nullable=False,
         server_default=text("now()"),
         comment="When any column of the row last changed.",
     ),
@@ -359,4 +363,79 @@ weight_submissions = Table(
     Index("ix_ws_computed_at", "computed_at"),
     Index("ix_ws_block_number", "block_number"),
     comment="One row per weight cycle: inputs, every stage, the submission and its fate.",
+)
+
+# Columns the enhancement added to the legacy `miner_performance_stats`; every other column of
+# the table (with `miner_uid` as TEXT and a serial `id`) is the legacy layout.
+MPS_NEW_COLUMNS = (
+    "submitted_weight",
+    "raw_calculated_weight",
+    "excellence_weight",
+    "diversity_weight",
+    "scoring_pathway",
+    "pathway_details",
+    "incentive",
+    "consensus_rank",
+    "weight_submission_block",
+    "consensus_block",
+    "weather_weight_contribution",
+    "geomagnetic_weight_contribution",
+    "soil_weight_contribution",
+    "multi_task_bonus",
+    "percentile_rank_weather",
+    "percentile_rank_geomagnetic",
+    "percentile_rank_soil",
+    "excellence_qualified_tasks",
+    "validator_hotkey",
+)
+MPS_LEGACY_COLUMNS = tuple(
+    c.name for c in miner_performance_stats.columns if c.name not in MPS_NEW_COLUMNS
+)
+QUARANTINE_REASONS = (
+    "non_numeric_uid",
+    "uid_out_of_range",
+    "invalid_period_type",
+    "invalid_period_order",
+    "uid_collision",
+)
+
+
+def _legacy_copy(name: str) -> Column[object]:
+    source = miner_performance_stats.c[name]
+    return Column(
+        name,
+        Text if name == "miner_uid" else source.type,
+        nullable=source.nullable,
+        comment=f"Legacy value: {source.comment}",
+    )
+
+
+miner_performance_stats_quarantine = Table(
+    "miner_performance_stats_quarantine",
+    metadata,
+    Column(
+        "quarantine_id", BigInteger, Identity(), primary_key=True, comment="Quarantine row id."
+    ),
+    Column("legacy_id", Integer, comment="`id` the row had in the legacy table."),
+    *(_legacy_copy(name) for name in MPS_LEGACY_COLUMNS),
+    Column(
+        "quarantine_reason",
+        Text,
+        nullable=False,
+        comment="Why the row could not be converted: " + ", ".join(QUARANTINE_REASONS) + ".",
+    ),
+    Column(
+        "quarantine_detail",
+        Text,
+        comment="Human-readable detail, e.g. the legacy id of the row kept in a collision.",
+    ),
+    Column(
+        "quarantined_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("now()"),
+        comment="When the migration moved the row here.",
+    ),
+    Index("ix_mps_quarantine_reason", "quarantine_reason"),
+    comment="Legacy miner_performance_stats rows the enhancement could not convert, kept whole.",
 )

@@ -1,0 +1,299 @@
+"""Run minertrace's Alembic migrations programmatically (no alembic.ini needed).
+
+The version table is `minertrace_alembic_version`, so minertrace can live in a database that
+has another Alembic history (a Gaia validator's). A database that has the legacy tables but no
+minertrace version table is adopted: its layout is compared with revision 0001's and, when it
+matches, stamped and upgraded in the same transaction; any other layout is refused unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, Table, create_engine, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL
+
+from minertrace.db import tables
+from minertrace.db.urls import password_of, redact_url, scrub, sync_url
+
+logger = logging.getLogger(__name__)
+
+VERSION_TABLE = "minertrace_alembic_version"
+LEGACY_REVISION = "0001"
+SCRIPT_LOCATION = "minertrace.db:migrations"
+_LOCK_KEY = 0x6D696E6572  # arbitrary constant: serialises concurrent migrations of one database
+
+Target = Engine | Connection | str | URL
+
+
+class MigrationError(RuntimeError):
+    """A migration could not run; nothing was changed (the transaction was rolled back)."""
+
+
+class UnrecognisedLayout(MigrationError):
+    """The database has tables minertrace would manage, in a layout it does not know."""
+
+    def __init__(self, differences: list[str]) -> None:
+        self.differences = differences
+        super().__init__(
+            "refusing to adopt this database: its tables match neither the legacy layout "
+            "(revision 0001) nor the current schema; nothing was changed. Differences from "
+            "the legacy layout:\n  " + "\n  ".join(differences)
+        )
+
+
+@dataclass
+class MigrationReport:
+    """What an upgrade or downgrade did."""
+
+    from_revision: str | None
+    to_revision: str | None = None
+    adopted: str | None = None
+    quarantined: dict[str, int] = field(default_factory=dict)
+    converted_rows: int = 0
+    archived_rows: int = 0
+    restored_rows: int = 0
+    kept_tables: list[str] = field(default_factory=list)
+
+    @property
+    def quarantined_total(self) -> int:
+        """Rows moved to miner_performance_stats_quarantine by this run."""
+        return sum(self.quarantined.values())
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one fact per line."""
+        out = [f"revision: {self.from_revision or 'base'} -> {self.to_revision or 'base'}"]
+        if self.adopted:
+            out.append(f"adopted an existing database with the {self.adopted} layout")
+        if self.converted_rows:
+            out.append(f"miner_performance_stats rows converted: {self.converted_rows}")
+        if self.quarantined:
+            out.append(f"rows moved to miner_performance_stats_quarantine: {self.quarantined_total}")
+            out.extend(f"  {reason}: {n}" for reason, n in sorted(self.quarantined.items()))
+        if self.archived_rows:
+            out.append(f"rows whose new-column values were archived: {self.archived_rows}")
+        if self.restored_rows:
+            out.append(f"rows whose new-column values were restored: {self.restored_rows}")
+        out.extend(f"kept table (holds rows): {name}" for name in self.kept_tables)
+        return out
+
+
+def _config(connection: Connection, **attributes: Any) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.attributes["connection"] = connection
+    cfg.attributes.update(attributes)
+    return cfg
+
+
+@contextmanager
+def _transaction(target: Target) -> Iterator[Connection]:
+    """One connection in one transaction (PostgreSQL DDL is transactional)."""
+    if isinstance(target, Connection):
+        if target.in_transaction():
+            yield target
+        else:
+            with target.begin():
+                yield target
+        return
+    owned = not isinstance(target, Engine)
+    engine = target if isinstance(target, Engine) else create_engine(sync_url(target))
+    secret = password_of(engine.url)
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    except MigrationError:
+        raise
+    except Exception as exc:
+        raise MigrationError(
+            f"migration failed on {redact_url(engine.url)}: {scrub(str(exc), secret)}"
+        ) from None
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def script_directory() -> ScriptDirectory:
+    """The package's Alembic script directory."""
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    return ScriptDirectory.from_config(cfg)
+
+
+def head_revision() -> str:
+    """The newest revision id."""
+    head = script_directory().get_current_head()
+    assert head is not None
+    return head
+
+
+def _current(conn: Connection) -> str | None:
+    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return ctx.get_current_revision()
+
+
+def current(target: Target) -> str | None:
+    """The database's minertrace revision (None = no minertrace version recorded)."""
+    with _transaction(target) as conn:
+        return _current(conn)
+
+
+# --- layout recognition --------------------------------------------------------------------
+
+_MANAGED = ("node_table", "score_table", "miner_performance_stats")
+
+
+def _expected_type(table: Table, column: str) -> str:
+    compiled = table.c[column].type.compile(dialect=postgresql.dialect()).lower()
+    return compiled.replace("varchar", "character varying").replace("float", "double precision")
+
+
+def _columns(conn: Connection, names: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    rows = conn.execute(
+        text(
+            """
+            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+            FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+              AND c.relname = ANY(:names) AND a.attnum > 0 AND NOT a.attisdropped
+            """
+        ),
+        {"names": list(names)},
+    )
+    found: dict[str, dict[str, str]] = {}
+    for table, column, type_ in rows:
+        found.setdefault(table, {})[column] = type_
+    return found
+
+
+def layout_differences(
+    conn: Connection, layout: tuple[Table, ...], found: dict[str, dict[str, str]] | None = None
+) -> list[str]:
+    """How the database's tables differ from `layout` (names and column types)."""
+    if found is None:
+        found = _columns(conn, tuple(t.name for t in layout))
+    diffs: list[str] = []
+    for table in layout:
+        actual = found.get(table.name)
+        if actual is None:
+            diffs.append(f"{table.name}: table missing")
+            continue
+        expected = {c.name: _expected_type(table, c.name) for c in table.columns}
+        missing = sorted(set(expected) - set(actual))
+        extra = sorted(set(actual) - set(expected))
+        if missing:
+            diffs.append(f"{table.name}: missing columns {', '.join(missing)}")
+        if extra:
+            diffs.append(f"{table.name}: unexpected columns {', '.join(extra)}")
+        diffs.extend(
+            f"{table.name}.{name}: type {actual[name]}, expected {expected[name]}"
+            for name in sorted(set(expected) & set(actual))
+            if actual[name] != expected[name]
+        )
+    return diffs
+
+
+def _adopt(conn: Connection) -> str | None:
+    """Stamp an existing, recognised layout; return its name (None for an empty database)."""
+    from minertrace.db.migrations.schema_0001 import LEGACY_TABLES
+
+    head_tables = (
+        tables.node_table,
+        tables.score_table,
+        tables.miner_performance_stats,
+        tables.weight_submissions,
+    )
+    found = _columns(conn, (*_MANAGED, tables.weight_submissions.name))
+    if not any(name in found for name in _MANAGED):
+        return None
+    legacy_diffs = layout_differences(conn, LEGACY_TABLES, found)
+    if not legacy_diffs:
+        command.stamp(_config(conn), LEGACY_REVISION)
+        return "legacy"
+    if not layout_differences(conn, head_tables, found):
+        command.stamp(_config(conn), "head")
+        return "current"
+    raise UnrecognisedLayout(legacy_diffs)
+
+
+def upgrade(target: Target, revision: str = "head") -> MigrationReport:
+    """Upgrade to `revision` ("head", an id, or relative "+1"), adopting a legacy database.
+
+    Runs in one transaction: on any error nothing is changed. Returns what was done,
+    including how many rows were quarantined.
+    """
+    with _transaction(target) as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        report = MigrationReport(from_revision=_current(conn))
+        if report.from_revision is None:
+            report.adopted = _adopt(conn)
+            if report.adopted:
+                logger.info("adopting a database with the %s layout", report.adopted)
+        command.upgrade(_config(conn, report=report), revision)
+        report.to_revision = _current(conn)
+    for line in report.lines():
+        logger.info("%s", line)
+    return report
+
+
+def downgrade(target: Target, revision: str) -> MigrationReport:
+    """Downgrade to `revision` (an id, "-1", or "base"); every row is kept.
+
+    New-column values are archived so that upgrading again restores them.
+    """
+    with _transaction(target) as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        report = MigrationReport(from_revision=_current(conn))
+        if report.from_revision is None:
+            raise MigrationError("the database has no minertrace revision to downgrade from")
+        command.downgrade(_config(conn, report=report), revision)
+        report.to_revision = _current(conn)
+    for line in report.lines():
+        logger.info("%s", line)
+    return report
+
+
+def _include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    # A shared database holds tables and indexes that are not minertrace's (Gaia's own).
+    return not (reflected and compare_to is None and type_ in ("table", "index", "unique_constraint"))
+
+
+def check(target: Target) -> list[str]:
+    """Differences between the database and the models (empty list = they agree).
+
+    Reports a revision other than head, then Alembic's autogenerate comparison of the
+    metadata with the database (types, nullability, defaults, comments, indexes).
+    """
+    include: Callable[..., bool] = _include_object
+    with _transaction(target) as conn:
+        diffs: list[str] = []
+        rev = _current(conn)
+        head = head_revision()
+        if rev != head:
+            diffs.append(f"database revision is {rev or 'none'}, head is {head}")
+        ctx = MigrationContext.configure(
+            conn,
+            opts={
+                "version_table": VERSION_TABLE,
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": include,
+                "target_metadata": tables.metadata,
+            },
+        )
+        diffs.extend(repr(d) for d in compare_metadata(ctx, tables.metadata))
+        return diffs
