@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 WEATHER_TASK_ID_PREFIXES = ("final_weather_scores", "initial_weather_scores")
 _SOIL_TASK = re.compile(r"soil_moisture_region_[A-Za-z0-9][A-Za-z0-9_-]*")
-_TASK_NAME_MAX = 100
+_TASK_NAME_MAX = 255
 _STATUS_MAX = 50
 
 Scores = Sequence[object] | Mapping[int, object] | np.ndarray

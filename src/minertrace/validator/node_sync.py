@@ -133,7 +133,7 @@ _UPSERT_NODES = text(
     SELECT i.*, CAST(:now AS timestamptz)
       FROM unnest(
              CAST(:uids AS integer[]), CAST(:hotkeys AS text[]), CAST(:coldkeys AS text[]),
-             CAST(:ips AS text[]), CAST(:ip_types AS integer[]), CAST(:ports AS integer[]),
+             CAST(:ips AS text[]), CAST(:ip_types AS text[]), CAST(:ports AS integer[]),
              CAST(:incentives AS double precision[]), CAST(:stakes AS double precision[]),
              CAST(:vtrusts AS double precision[]), CAST(:consensus AS double precision[]),
              CAST(:dividends AS double precision[]), CAST(:permits AS boolean[]),
@@ -174,7 +174,7 @@ def _node_columns(neurons: Sequence[NeuronInfo], now: datetime) -> dict[str, obj
         "hotkeys": [n.hotkey for n in neurons],
         "coldkeys": [n.coldkey for n in neurons],
         "ips": [n.axon_ip for n in neurons],
-        "ip_types": [6 if ":" in n.axon_ip else 4 for n in neurons],
+        "ip_types": ["6" if ":" in n.axon_ip else "4" for n in neurons],
         "ports": [n.axon_port for n in neurons],
         "incentives": [n.incentive for n in neurons],
         "stakes": [n.stake for n in neurons],

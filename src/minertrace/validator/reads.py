@@ -41,10 +41,11 @@ class ScoreRecord:
     """One score_table row as read for a cycle; `score` has NaN where the row has no entry."""
 
     task_name: str
-    task_id: str
+    task_id: str | None
     score: list[float]
+    """Empty when the row's array is NULL."""
     created_at: datetime
-    status: str
+    status: str | None
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def _records(conn: Connection, query: Any, since: datetime, limit: int | None) -
         ScoreRecord(
             task_name=r.task_name,
             task_id=r.task_id,
-            score=np.asarray(r.score, dtype=np.float64).tolist(),
+            score=[] if r.score is None else np.asarray(r.score, dtype=np.float64).tolist(),
             created_at=r.created_at,
             status=r.status,
         )
