@@ -1,0 +1,202 @@
+"""`compute_cycle`: score rows → weights, with every stage recorded in a `CycleTrace`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from minertrace.weights.aggregate import (
+    geomagnetic_scores,
+    row_ages_days,
+    soil_scores,
+    weather_scores,
+)
+from minertrace.weights.config import TASKS, WeightConfig
+from minertrace.weights.inputs import CycleInputs, ScoreRow
+from minertrace.weights.parse import DataQuality, parse_rows
+from minertrace.weights.pathways import PATHWAY_LABELS, Pathways, compute_pathways
+from minertrace.weights.submission import Submission, prepare_submission
+from minertrace.weights.trace import CycleTrace, MinerRecord
+from minertrace.weights.transforms import coldkey_smoothing, transform
+
+logger = logging.getLogger(__name__)
+
+
+def compute_cycle(inputs: CycleInputs, config: WeightConfig | None = None) -> CycleTrace:
+    """Compute one weight cycle (spec weights.md with D1–D6) and its complete trace.
+
+    Bad score data never raises: it is counted and treated as missing (D4). Structural errors
+    (naive timestamps, duplicate node UIDs, ...) are rejected earlier, when the
+    :class:`CycleInputs` is built.
+    """
+    cfg = config if config is not None else WeightConfig()
+    n = inputs.uid_count
+    dq = DataQuality()
+    weather_rows = list(inputs.weather_results[:1])
+    geo_rows = list(inputs.geomagnetic_results)
+    soil_rows = list(inputs.soil_results)
+
+    weather = weather_scores(parse_rows(weather_rows, n, dq), n)
+    geo = geomagnetic_scores(parse_rows(geo_rows, n, dq), n)
+    soil_matrix = parse_rows(soil_rows, n, dq)
+    ages = row_ages_days([r.created_at for r in soil_rows], inputs.now)
+    soil, soil_detail = soil_scores(soil_matrix, ages, cfg)
+
+    paths = compute_pathways({"weather": weather, "geomagnetic": geo, "soil": soil}, cfg)
+    raw = paths.raw_weight
+    finite = np.isfinite(raw)
+    if not finite.all():
+        dq.weights_non_finite += int(np.count_nonzero(~finite))
+        raw = np.where(finite, raw, 0.0)
+
+    nodes = inputs.node_list
+    smooth = coldkey_smoothing(raw, nodes.uids, nodes.coldkeys, cfg)
+    tr = transform(smooth.weights, cfg)
+
+    sub: Submission | None = None
+    if tr.final is not None:
+        sub = prepare_submission(
+            tr.final,
+            nodes.uids,
+            inputs.active_validator_uids,
+            float(inputs.max_weight_limit),
+            int(inputs.min_allowed_weights),
+        )
+    else:
+        logger.info("no weights this cycle: %s", tr.reason)
+
+    miners = (
+        _records(paths, raw, tr.final, sub) if cfg.enable_detailed_pathways else None
+    )
+    empty_i = np.zeros(0, dtype=np.int64)
+    empty_f = np.zeros(0)
+    return CycleTrace(
+        config=cfg,
+        n_uids=n,
+        tasks=paths.tasks,
+        geo_k=paths.geo_k,
+        geo_x0=paths.geo_x0,
+        geo_sd=paths.geo_sd,
+        excellence=paths.excellence,
+        diversity=paths.diversity,
+        num_active_tasks=paths.num_active_tasks,
+        multi_task_bonus=paths.multi_task_bonus,
+        raw_weight=raw,
+        pathway=paths.pathway,
+        has_record=paths.has_record,
+        coldkey_group_size=smooth.group_size,
+        coldkey_multiplier=smooth.multiplier,
+        after_coldkey=smooth.weights,
+        normalized=tr.normalized,
+        logistic=tr.logistic,
+        transformed=tr.transformed,
+        final=tr.final,
+        submitted=sub.per_uid if sub else None,
+        u16=sub.u16_per_uid if sub else None,
+        weights_produced=tr.final is not None,
+        no_weights_reason=tr.reason,
+        rank_based_fallback=tr.rank_based_fallback,
+        max_weight=tr.max_weight,
+        curve_midpoint=tr.midpoint,
+        positive_count=tr.positive_count,
+        transformed_std=tr.transformed_std,
+        final_sum=tr.final_sum,
+        soil_row_count=soil_detail.row_count,
+        soil_completeness=soil_detail.completeness,
+        submitted_uids=sub.uids if sub else empty_i,
+        submitted_weights=sub.weights if sub else empty_f,
+        chain_weights=sub.chain_weights if sub else empty_f,
+        submitted_u16=sub.u16 if sub else empty_i,
+        emit_uids=sub.emit_uids if sub else empty_i,
+        emit_u16=sub.emit_u16 if sub else empty_i,
+        zeroed_validators=sub.zeroed_validators if sub else empty_i,
+        dropped_unregistered=sub.dropped_unregistered if sub else empty_i,
+        submission_total=sub.total if sub else None,
+        encoding_ok=sub.encoding_ok if sub else False,
+        encoding_error=sub.encoding_error if sub else f"no weights produced: {tr.reason}",
+        max_weight_limit=float(inputs.max_weight_limit),
+        min_allowed_weights=int(inputs.min_allowed_weights),
+        miners=miners,
+        quality=dq.as_dict(),
+        rows_used=_rows_used(weather_rows, geo_rows, soil_rows),
+    )
+
+
+def _rows_used(*groups: list[ScoreRow]) -> list[dict[str, Any]]:
+    return [
+        {"task_name": r.task_name, "task_id": r.task_id, "created_at": r.created_at.isoformat()}
+        for rows in groups
+        for r in rows
+    ]
+
+
+def _column(values: NDArray[Any], uids: NDArray[np.intp]) -> list[Any]:
+    return list(values[uids].tolist())
+
+
+def _records(
+    paths: Pathways, raw: NDArray[np.float64], final: NDArray[np.float64] | None,
+    sub: Submission | None,
+) -> dict[int, MinerRecord]:
+    """Per-miner records for every UID with a present task.
+
+    The arithmetic is done on whole vectors above; this only materialises per-miner objects,
+    which is why it is the one place that iterates over miners (skipped with detailed
+    pathways off).
+    """
+    uids = np.flatnonzero(paths.has_record)
+    st = [paths.tasks[t] for t in TASKS]
+    present = [_column(s.present, uids) for s in st]
+    score = [_column(s.score, uids) for s in st]
+    rank = [_column(s.rank, uids) for s in st]
+    contrib = [_column(s.contribution, uids) for s in st]
+    qualified = [_column(s.qualified, uids) for s in st]
+    raw_l = _column(raw, uids)
+    exc = _column(paths.excellence, uids)
+    div = _column(paths.diversity, uids)
+    bonus = _column(paths.multi_task_bonus, uids)
+    active = _column(paths.num_active_tasks, uids)
+    label = _column(paths.pathway, uids)
+    fin = _column(final, uids) if final is not None else None
+    subm = _column(sub.per_uid, uids) if sub is not None else None
+    u16 = _column(sub.u16_per_uid, uids) if sub is not None else None
+
+    out: dict[int, MinerRecord] = {}
+    for i, uid in enumerate(uids.tolist()):
+        here = [t for t, p in zip(TASKS, (present[0][i], present[1][i], present[2][i])) if p]
+        idx = {t: k for k, t in enumerate(TASKS)}
+        ranks = {t: rank[idx[t]][i] for t in here}
+        contribs = {t: contrib[idx[t]][i] for t in here}
+        q_tasks = [t for t in here if qualified[idx[t]][i]]
+        details = {
+            "weather_score": score[0][i] if present[0][i] else None,
+            "geomagnetic_score": score[1][i] if present[1][i] else None,
+            "soil_score": score[2][i] if present[2][i] else None,
+            "percentile_ranks": ranks,
+            "excellence_qualified_tasks": q_tasks,
+            "diversity_contributions": contribs,
+            "multi_task_bonus": bonus[i],
+            "num_active_tasks": active[i],
+        }
+        out[uid] = MinerRecord(
+            raw_calculated_weight=raw_l[i],
+            excellence_weight=exc[i],
+            diversity_weight=div[i],
+            scoring_pathway=PATHWAY_LABELS[label[i]],
+            pathway_details=details,
+            weather_weight_contribution=contrib[0][i],
+            geomagnetic_weight_contribution=contrib[1][i],
+            soil_weight_contribution=contrib[2][i],
+            multi_task_bonus=bonus[i],
+            percentile_rank_weather=ranks.get("weather"),
+            percentile_rank_geomagnetic=ranks.get("geomagnetic"),
+            percentile_rank_soil=ranks.get("soil"),
+            excellence_qualified_tasks=list(q_tasks),
+            submitted_weight=subm[i] if subm is not None else None,
+            final_weight=fin[i] if fin is not None else None,
+            u16=u16[i] if u16 is not None else None,
+        )
+    return out

@@ -1,0 +1,116 @@
+"""Score rows → float64 matrices with NaN for missing entries, counting why (D4).
+
+Clean rows (numbers only, the usual case) take a single numpy conversion. Rows holding None,
+strings or other objects go through a per-entry classification; that is the only per-entry
+Python work, and only for those rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from minertrace.weights.inputs import ScoreRow
+
+_OK, _NULL, _STRING, _NAN, _INF, _OTHER = range(6)
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+
+
+@dataclass
+class DataQuality:
+    """Counters of entries treated as missing, by reason, and of suspicious rows/values."""
+
+    missing_null: int = 0
+    missing_string: int = 0
+    missing_nan: int = 0
+    missing_inf: int = 0
+    missing_other: int = 0
+    rows_wrong_length: int = 0
+    rows_all_missing: int = 0
+    scores_negative: int = 0
+    scores_above_one: int = 0
+    weights_non_finite: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        return {f.name: int(getattr(self, f.name)) for f in fields(self)}
+
+
+def _classify(value: Any) -> tuple[float, int]:
+    if value is None:
+        return math.nan, _NULL
+    if isinstance(value, (str, bytes)):
+        return math.nan, _STRING
+    if isinstance(value, _NUMBER_TYPES):
+        try:
+            x = float(value)
+        except OverflowError:
+            return math.nan, _INF
+        if math.isnan(x):
+            return math.nan, _NAN
+        if math.isinf(x):
+            return math.nan, _INF
+        return x, _OK
+    return math.nan, _OTHER
+
+
+_classify_ufunc = np.frompyfunc(_classify, 1, 2)
+
+
+def parse_rows(rows: Sequence[ScoreRow], n_uids: int, dq: DataQuality) -> NDArray[np.float64]:
+    """Stack rows into an (len(rows), n_uids) float64 matrix; missing entries are NaN."""
+    out = np.full((len(rows), n_uids), np.nan, dtype=np.float64)
+    for i, row in enumerate(rows):
+        if row.score_length() != n_uids:
+            dq.rows_wrong_length += 1
+            continue
+        values = _parse_score(row.score, n_uids, dq)
+        if n_uids and np.isnan(values).all():
+            dq.rows_all_missing += 1
+        out[i] = values
+    finite = out[~np.isnan(out)]
+    dq.scores_negative += int(np.count_nonzero(finite < 0))
+    dq.scores_above_one += int(np.count_nonzero(finite > 1))
+    return out
+
+
+def _parse_score(score: Any, n: int, dq: DataQuality) -> NDArray[np.float64]:
+    arr = _fast_array(score)
+    if arr is not None:
+        nan = np.isnan(arr)
+        inf = np.isinf(arr)
+        dq.missing_nan += int(np.count_nonzero(nan))
+        dq.missing_inf += int(np.count_nonzero(inf))
+        return np.where(inf, np.nan, arr)
+    obj = np.fromiter(score, dtype=object, count=n)
+    values, codes = _classify_ufunc(obj)
+    codes = codes.astype(np.intp)
+    counts = np.bincount(codes, minlength=6)
+    dq.missing_null += int(counts[_NULL])
+    dq.missing_string += int(counts[_STRING])
+    dq.missing_nan += int(counts[_NAN])
+    dq.missing_inf += int(counts[_INF])
+    dq.missing_other += int(counts[_OTHER])
+    return np.asarray(values.astype(np.float64))
+
+
+def _fast_array(score: Any) -> NDArray[np.float64] | None:
+    """The row as float64 when it holds only numbers, else None (needs classification)."""
+    if isinstance(score, np.ndarray):
+        if score.dtype.kind in "fiu":
+            return score.astype(np.float64, copy=False)
+        return None
+    if isinstance(score, Mapping):
+        return None
+    try:
+        arr = np.asarray(score)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "fiu":
+        return None
+    return arr.astype(np.float64, copy=False)

@@ -1,0 +1,244 @@
+"""`CycleTrace`: every stage vector and scalar of one cycle, and its per-miner view."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from minertrace.weights.config import TASKS, WeightConfig
+from minertrace.weights.pathways import PATHWAY_LABELS, TaskStage
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class MinerRecord:
+    """One miner's view of the cycle: the plan's fields plus ``final_weight`` and ``u16``.
+
+    ``final_weight``, ``submitted_weight`` and ``u16`` are None when no weights were produced
+    (D2); ``percentile_rank_*`` is None for an absent task.
+    """
+
+    raw_calculated_weight: float
+    excellence_weight: float
+    diversity_weight: float
+    scoring_pathway: str
+    pathway_details: dict[str, Any]
+    weather_weight_contribution: float
+    geomagnetic_weight_contribution: float
+    soil_weight_contribution: float
+    multi_task_bonus: float
+    percentile_rank_weather: float | None
+    percentile_rank_geomagnetic: float | None
+    percentile_rank_soil: float | None
+    excellence_qualified_tasks: list[str]
+    submitted_weight: float | None
+    final_weight: float | None
+    u16: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a JSON-safe dict."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def conformance_dict(self) -> dict[str, Any]:
+        """Exactly the record keys of the conformance format (`minertrace-weights/1`)."""
+        return {
+            "raw_calculated_weight": self.raw_calculated_weight,
+            "excellence_weight": self.excellence_weight,
+            "diversity_weight": self.diversity_weight,
+            "scoring_pathway": self.scoring_pathway,
+            "pathway_details": self.pathway_details,
+            "weather_weight_contribution": self.weather_weight_contribution,
+            "geomagnetic_weight_contribution": self.geomagnetic_weight_contribution,
+            "soil_weight_contribution": self.soil_weight_contribution,
+            "multi_task_bonus": self.multi_task_bonus,
+            "final_weight": self.final_weight,
+            "submitted_weight": self.submitted_weight,
+        }
+
+
+@dataclass(frozen=True)
+class CycleTrace:
+    """Result of :func:`compute_cycle`.
+
+    Per-UID vectors have length ``n_uids``. ``final``, ``submitted`` and ``u16`` are None when
+    no weights were produced (``no_weights_reason`` says why); the pathway values and records
+    are kept (D2). ``submitted_uids`` / ``submitted_weights`` / ``chain_weights`` /
+    ``submitted_u16`` are aligned (registered UIDs, ascending); ``emit_uids`` / ``emit_u16`` are
+    what goes on chain (zeros dropped).
+    """
+
+    config: WeightConfig
+    n_uids: int
+    tasks: dict[str, TaskStage]
+    geo_k: float
+    geo_x0: float
+    geo_sd: float | None
+    excellence: F64
+    diversity: F64
+    num_active_tasks: I64
+    multi_task_bonus: F64
+    raw_weight: F64
+    pathway: NDArray[np.int8]
+    has_record: NDArray[np.bool_]
+    coldkey_group_size: I64
+    coldkey_multiplier: F64
+    after_coldkey: F64
+    normalized: F64
+    logistic: F64
+    transformed: F64
+    final: F64 | None
+    submitted: F64 | None
+    u16: I64 | None
+    weights_produced: bool
+    no_weights_reason: str | None
+    rank_based_fallback: bool
+    max_weight: float | None
+    curve_midpoint: float | None
+    positive_count: int
+    transformed_std: float | None
+    final_sum: float | None
+    soil_row_count: int
+    soil_completeness: F64
+    submitted_uids: I64
+    submitted_weights: F64
+    chain_weights: F64
+    submitted_u16: I64
+    emit_uids: I64
+    emit_u16: I64
+    zeroed_validators: I64
+    dropped_unregistered: I64
+    submission_total: float | None
+    encoding_ok: bool
+    encoding_error: str | None
+    max_weight_limit: float
+    min_allowed_weights: int
+    miners: dict[int, MinerRecord] | None
+    quality: dict[str, int]
+    rows_used: list[dict[str, Any]]
+
+    @property
+    def weather(self) -> TaskStage:
+        """The weather task stage."""
+        return self.tasks["weather"]
+
+    @property
+    def geomagnetic(self) -> TaskStage:
+        """The geomagnetic task stage."""
+        return self.tasks["geomagnetic"]
+
+    @property
+    def soil(self) -> TaskStage:
+        """The soil task stage."""
+        return self.tasks["soil"]
+
+    def stage_vectors(self) -> dict[str, np.ndarray]:
+        """Every per-UID stage vector by name (NaN where undefined; all keys always present)."""
+        nan = np.full(self.n_uids, np.nan)
+        out: dict[str, np.ndarray] = {}
+        for task in TASKS:
+            stage = self.tasks[task]
+            out[f"score_{task}"] = stage.score
+            out[f"present_{task}"] = stage.present
+            out[f"rank_{task}"] = stage.rank
+            out[f"qualified_{task}"] = stage.qualified
+            out[f"factor_{task}"] = stage.factor
+            out[f"contribution_{task}"] = stage.contribution
+        out["soil_completeness"] = self.soil_completeness
+        out["excellence"] = self.excellence
+        out["diversity"] = self.diversity
+        out["num_active_tasks"] = self.num_active_tasks
+        out["multi_task_bonus"] = self.multi_task_bonus
+        out["pathway"] = self.pathway
+        out["raw_weight"] = self.raw_weight
+        out["coldkey_group_size"] = self.coldkey_group_size
+        out["coldkey_multiplier"] = self.coldkey_multiplier
+        out["after_coldkey"] = self.after_coldkey
+        out["normalized"] = self.normalized
+        out["logistic"] = self.logistic
+        out["transformed"] = self.transformed
+        out["final"] = self.final if self.final is not None else nan
+        out["submitted"] = self.submitted if self.submitted is not None else nan
+        out["u16"] = self.u16 if self.u16 is not None else np.zeros(self.n_uids, dtype=np.int64)
+        return out
+
+    def scalars(self) -> dict[str, Any]:
+        """Every scalar the stages used, JSON-safe (None for undefined)."""
+        out: dict[str, Any] = {"n_uids": self.n_uids}
+        for task in TASKS:
+            stage = self.tasks[task]
+            out[f"valid_count_{task}"] = stage.valid_count
+            out[f"sample_size_{task}"] = stage.sample_size
+            out[f"p85_{task}"] = _num(stage.p85)
+        out.update(
+            geo_sigmoid_k=_num(self.geo_k),
+            geo_sigmoid_x0=_num(self.geo_x0),
+            geo_sd=_num(self.geo_sd),
+            soil_row_count=self.soil_row_count,
+            max_weight=_num(self.max_weight),
+            curve_midpoint=_num(self.curve_midpoint),
+            positive_count=self.positive_count,
+            transformed_std=_num(self.transformed_std),
+            rank_based_fallback=self.rank_based_fallback,
+            final_sum=_num(self.final_sum),
+            weights_produced=self.weights_produced,
+            no_weights_reason=self.no_weights_reason,
+            submission_total=_num(self.submission_total),
+            zeroed_validators=self.zeroed_validators.tolist(),
+            dropped_unregistered=self.dropped_unregistered.tolist(),
+            max_weight_limit=self.max_weight_limit,
+            min_allowed_weights=self.min_allowed_weights,
+            encoding_ok=self.encoding_ok,
+            encoding_error=self.encoding_error,
+        )
+        return out
+
+    def data_quality(self) -> dict[str, int]:
+        """Counters of missing entries by reason and of suspicious rows and values."""
+        return dict(self.quality)
+
+    def input_rows(self) -> list[dict[str, Any]]:
+        """The score rows the cycle used (task_name, task_id, created_at ISO), in query order."""
+        return [dict(r) for r in self.rows_used]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The conformance ``expected`` object, plus extra keys (scalars, quality, chain)."""
+        produced = self.weights_produced
+        miners = self.miners or {}
+        return {
+            "weights_produced": produced,
+            "rank_based_fallback": self.rank_based_fallback,
+            "raw_weights": self.raw_weight.tolist(),
+            "after_coldkey_adjustment": self.after_coldkey.tolist(),
+            "final_weights": self.final.tolist() if self.final is not None else None,
+            "miners": {str(uid): rec.conformance_dict() for uid, rec in miners.items()},
+            "submitted_weights": self.submitted.tolist() if self.submitted is not None else None,
+            "submitted_uids": self.submitted_uids.tolist() if produced else [],
+            "no_weights_reason": self.no_weights_reason,
+            "n_uids": self.n_uids,
+            "scalars": self.scalars(),
+            "data_quality": self.data_quality(),
+            "chain": {
+                "uids": self.emit_uids.tolist(),
+                "u16": self.emit_u16.tolist(),
+                "encoding_ok": self.encoding_ok,
+                "encoding_error": self.encoding_error,
+            },
+            "input_rows": self.input_rows(),
+            "config": self.config.to_dict(),
+        }
+
+
+def _num(x: float | None) -> float | None:
+    if x is None:
+        return None
+    value = float(x)
+    return value if math.isfinite(value) else None
+
+
+__all__ = ["PATHWAY_LABELS", "CycleTrace", "MinerRecord"]
