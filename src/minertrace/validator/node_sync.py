@@ -59,10 +59,13 @@ class MetagraphError(ValueError):
 
 @dataclass(frozen=True)
 class HotkeyReplacement:
-    """A UID whose hotkey changed; `new_hotkey` is None when the UID left the metagraph."""
+    """A UID whose hotkey changed; `new_hotkey` is None when the UID left the metagraph.
+
+    `old_hotkey` is None only for a vanished UID whose node row never had a hotkey.
+    """
 
     uid: int
-    old_hotkey: str
+    old_hotkey: str | None
     new_hotkey: str | None
 
 
@@ -88,8 +91,8 @@ _CHANGED = text(
       FROM node_table AS n
       LEFT JOIN unnest(CAST(:uids AS integer[]), CAST(:hotkeys AS text[])) AS i(uid, hotkey)
         ON i.uid = n.uid
-     WHERE n.hotkey IS NOT NULL
-       AND (i.uid IS NULL OR i.hotkey IS DISTINCT FROM n.hotkey)
+     WHERE i.uid IS NULL
+        OR (n.hotkey IS NOT NULL AND i.hotkey IS DISTINCT FROM n.hotkey)
      ORDER BY n.uid
        FOR UPDATE OF n
     """
