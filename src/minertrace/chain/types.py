@@ -81,6 +81,7 @@ class ChainError(str, enum.Enum):
     NEGATIVE_WEIGHTS = "NegativeWeights"
     ALL_WEIGHTS_ZERO = "AllWeightsZero"
     TIMEOUT = "Timeout"
+    SUBNET_NOT_EXISTS = "SubNetworkDoesNotExist"
     OTHER = "Other"
 
 
