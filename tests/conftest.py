@@ -134,5 +134,3 @@ async def async_engine(migrated_db_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
-
-

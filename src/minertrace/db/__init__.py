@@ -1,1 +1,6 @@
-"""minertrace.db."""
+"""minertrace.db: PostgreSQL access (embedded or external), schema and migrations."""
+
+from minertrace.db.database import Database, DatabaseUnavailableError
+from minertrace.db.urls import InvalidDatabaseURLError, redact_url
+
+__all__ = ["Database", "DatabaseUnavailableError", "InvalidDatabaseURLError", "redact_url"]

@@ -1,7 +1,158 @@
-"""`minertrace db` commands."""
+"""`minertrace db` commands: upgrade, downgrade, current, check, status."""
 
 from __future__ import annotations
 
-import typer
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
 
-app = typer.Typer(help="db commands.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+from sqlalchemy import text
+
+from minertrace.config import SettingsError, load_settings
+from minertrace.db import migrate
+from minertrace.db.database import Database, DatabaseUnavailableError
+from minertrace.db.migrate import MigrationError
+
+app = typer.Typer(help="Database: migrations and status.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DatabaseUrlOption = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
+    typer.Option(
+        "--database-url",
+        help="PostgreSQL URL (default: DATABASE_URL, else embedded PostgreSQL).",
+        show_default=False,
+    ),
+]
+DataDirOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--data-dir",
+        help="Data directory of the embedded PostgreSQL (default: MINERTRACE_DATA_DIR or the "
+        "user data dir).",
+        show_default=False,
+    ),
+]
+
+STATUS_TABLES = (
+    "node_table",
+    "score_table",
+    "miner_performance_stats",
+    "miner_performance_stats_quarantine",
+    "weight_submissions",
+    "miner_performance_stats_archive",
+    "node_table_archive",
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    return typer.Exit(1)
+
+
+@contextmanager
+def _database(database_url: str | None, data_dir: Path | None) -> Iterator[Database]:
+    try:
+        settings = load_settings(database_url=database_url, data_dir=data_dir)
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+    try:
+        db = Database.open(settings)
+    except DatabaseUnavailableError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        yield db
+    except MigrationError as exc:
+        raise _fail(db.scrub(str(exc))) from None
+    finally:
+        db.close()
+
+
+@app.command()
+def upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision: head, an id, or +N.")] = "head",
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Upgrade the schema (adopting an existing legacy/Gaia database)."""
+    with _database(database_url, data_dir) as db:
+        report = migrate.upgrade(db.engine, revision)
+        console.print(f"database: {db.display_url}", highlight=False)
+        for line in report.lines():
+            console.print(line, highlight=False)
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision: an id, -N, or base.")],
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Downgrade the schema; every row is kept (new-column values are archived)."""
+    with _database(database_url, data_dir) as db:
+        report = migrate.downgrade(db.engine, revision)
+        console.print(f"database: {db.display_url}", highlight=False)
+        for line in report.lines():
+            console.print(line, highlight=False)
+
+
+@app.command()
+def current(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None) -> None:
+    """Print the database's revision."""
+    with _database(database_url, data_dir) as db:
+        rev = migrate.current(db.engine)
+        head = migrate.head_revision()
+        suffix = " (head)" if rev == head else f" (head is {head})"
+        console.print(f"{rev or 'none'}{suffix}", highlight=False)
+
+
+@app.command()
+def check(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None) -> None:
+    """Compare the models with the database; exit 1 on any difference."""
+    with _database(database_url, data_dir) as db:
+        diffs = migrate.check(db.engine)
+    if diffs:
+        for diff in diffs:
+            err.print(f"- {diff}", highlight=False, markup=False)
+        raise _fail(f"{len(diffs)} difference(s) between the models and the database")
+    console.print("models and database agree", highlight=False)
+
+
+@app.command()
+def status(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None) -> None:
+    """Server, URL (password redacted), revision and table row counts."""
+    with _database(database_url, data_dir) as db:
+        version = db.ping()
+        rev = migrate.current(db.engine)
+        with db.engine.connect() as conn:
+            present = [
+                name
+                for name in STATUS_TABLES
+                if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar()
+            ]
+            counts = {}
+            if present:
+                query = ", ".join(f'(SELECT count(*) FROM "{n}") AS "{n}"' for n in present)
+                counts = dict(conn.execute(text(f"SELECT {query}")).mappings().one())
+        console.print(f"server:   {db.describe_server()}", highlight=False)
+        console.print(f"version:  {version.split(' on ')[0]}", highlight=False)
+        console.print(f"url:      {db.display_url}", highlight=False)
+        head = migrate.head_revision()
+        console.print(
+            f"revision: {rev or 'none'} ({'head' if rev == head else f'head is {head}'})",
+            highlight=False,
+        )
+        table = RichTable("table", "rows")
+        for name in present:
+            table.add_row(name, str(counts[name]))
+        console.print(table)

@@ -38,7 +38,7 @@ class EmbeddedServer:
     def __init__(self, pgdata: Path, *, delete_on_stop: bool = False) -> None:
         self.pgdata = pgdata.expanduser().resolve()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        logger.info("starting embedded PostgreSQL in %s", self.pgdata)
+        logger.debug("starting embedded PostgreSQL in %s", self.pgdata)
         self._server: Any = _pgserver().get_server(
             self.pgdata, cleanup_mode="delete" if delete_on_stop else "stop"
         )
@@ -75,4 +75,4 @@ class EmbeddedServer:
         if not self._stopped:
             self._stopped = True
             self._server.cleanup()
-            logger.info("released embedded PostgreSQL in %s", self.pgdata)
+            logger.debug("released embedded PostgreSQL in %s", self.pgdata)

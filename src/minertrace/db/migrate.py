@@ -9,6 +9,7 @@ matches, stamped and upgraded in the same transaction; any other layout is refus
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ class MigrationError(RuntimeError):
     """A migration could not run; nothing was changed (the transaction was rolled back)."""
 
 
-class UnrecognisedLayout(MigrationError):
+class UnrecognisedLayoutError(MigrationError):
     """The database has tables minertrace would manage, in a layout it does not know."""
 
     def __init__(self, differences: list[str]) -> None:
@@ -72,13 +73,18 @@ class MigrationReport:
 
     def lines(self) -> list[str]:
         """Human-readable summary, one fact per line."""
-        out = [f"revision: {self.from_revision or 'base'} -> {self.to_revision or 'base'}"]
+        if self.from_revision == self.to_revision:
+            out = [f"revision: already at {self.to_revision or 'base'}"]
+        else:
+            out = [f"revision: {self.from_revision or 'base'} -> {self.to_revision or 'base'}"]
         if self.adopted:
             out.append(f"adopted an existing database with the {self.adopted} layout")
         if self.converted_rows:
             out.append(f"miner_performance_stats rows converted: {self.converted_rows}")
         if self.quarantined:
-            out.append(f"rows moved to miner_performance_stats_quarantine: {self.quarantined_total}")
+            out.append(
+                f"rows moved to miner_performance_stats_quarantine: {self.quarantined_total}"
+            )
             out.extend(f"  {reason}: {n}" for reason, n in sorted(self.quarantined.items()))
         if self.archived_rows:
             out.append(f"rows whose new-column values were archived: {self.archived_rows}")
@@ -225,7 +231,7 @@ def _adopt(conn: Connection) -> str | None:
     if not layout_differences(conn, head_tables, found):
         command.stamp(_config(conn), "head")
         return "current"
-    raise UnrecognisedLayout(legacy_diffs)
+    raise UnrecognisedLayoutError(legacy_diffs)
 
 
 def upgrade(target: Target, revision: str = "head") -> MigrationReport:
@@ -269,7 +275,9 @@ def _include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
     # A shared database holds tables and indexes that are not minertrace's (Gaia's own).
-    return not (reflected and compare_to is None and type_ in ("table", "index", "unique_constraint"))
+    return not (
+        reflected and compare_to is None and type_ in ("table", "index", "unique_constraint")
+    )
 
 
 def check(target: Target) -> list[str]:
@@ -295,5 +303,33 @@ def check(target: Target) -> list[str]:
                 "target_metadata": tables.metadata,
             },
         )
-        diffs.extend(repr(d) for d in compare_metadata(ctx, tables.metadata))
+        with warnings.catch_warnings():
+            # Alembic's reflection of expression indexes trips a harmless SQLAlchemy 2.1 warning.
+            warnings.filterwarnings("ignore", message=".*dialect_options.*")
+            found = compare_metadata(ctx, tables.metadata)
+        for item in found:
+            diffs.extend(describe_difference(item))
         return diffs
+
+
+def describe_difference(item: Any) -> list[str]:
+    """One line per autogenerate difference (an op tuple, or a list of column changes)."""
+    if isinstance(item, list):
+        return [line for sub in item for line in describe_difference(sub)]
+    op = item[0]
+    if op in ("add_table", "remove_table"):
+        where = "in the models only" if op == "add_table" else "in the database only"
+        return [f"table {item[1].name}: {where}"]
+    if op in ("add_column", "remove_column"):
+        where = "in the models only" if op == "add_column" else "in the database only"
+        return [f"column {item[2]}.{item[3].name}: {where}"]
+    if op in ("add_index", "remove_index", "add_constraint", "remove_constraint"):
+        where = "in the models only" if op.startswith("add") else "in the database only"
+        kind = "index" if op.endswith("index") else "constraint"
+        return [f"{kind} {item[1].name} on {item[1].table.name}: {where}"]
+    if op.startswith("modify_"):
+        _, _, table, column, _, old, new = item
+        return [
+            f"column {table}.{column}: {op[7:]} is {old!r} in the database, {new!r} in the models"
+        ]
+    return [repr(item)]

@@ -413,9 +413,7 @@ def _legacy_copy(name: str) -> Column[object]:
 miner_performance_stats_quarantine = Table(
     "miner_performance_stats_quarantine",
     metadata,
-    Column(
-        "quarantine_id", BigInteger, Identity(), primary_key=True, comment="Quarantine row id."
-    ),
+    Column("quarantine_id", BigInteger, Identity(), primary_key=True, comment="Quarantine row id."),
     Column("legacy_id", Integer, comment="`id` the row had in the legacy table."),
     *(_legacy_copy(name) for name in MPS_LEGACY_COLUMNS),
     Column(

@@ -15,11 +15,15 @@ SYNC_DRIVER = "postgresql+psycopg"
 ASYNC_DRIVER = "postgresql+psycopg"
 REDACTED = "***"
 
-_USERINFO_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@?#\s]*):(?P<pw>[^\s/?#]*)@")
-_KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^\s&;]+)", re.I)
+_USERINFO_PASSWORD = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@?#\s]*):(?P<pw>[^\s/?#]*)@"
+)
+_KEYWORD_PASSWORD = re.compile(
+    r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^\s&;]+)", re.I
+)
 
 
-class InvalidDatabaseURL(ValueError):
+class InvalidDatabaseURLError(ValueError):
     """A database URL that cannot be parsed or is not PostgreSQL (message is redacted)."""
 
 
@@ -53,10 +57,10 @@ def parse_url(url: str | URL) -> URL:
     try:
         parsed = make_url(url) if isinstance(url, str) else url
     except ArgumentError:
-        raise InvalidDatabaseURL(f"not a database URL: {redact_url(str(url))}") from None
+        raise InvalidDatabaseURLError(f"not a database URL: {redact_url(str(url))}") from None
     backend = parsed.get_backend_name()
     if backend not in ("postgresql", "postgres"):
-        raise InvalidDatabaseURL(
+        raise InvalidDatabaseURLError(
             f"minertrace needs PostgreSQL, got {backend!r} in {redact_url(parsed)}"
         )
     return parsed
@@ -76,5 +80,5 @@ def password_of(url: str | URL) -> str | None:
     """The URL's password, to be scrubbed from error messages (None when unparsable)."""
     try:
         return parse_url(url).password  # type: ignore[return-value]
-    except InvalidDatabaseURL:
+    except InvalidDatabaseURLError:
         return None

@@ -53,7 +53,9 @@ score_table = Table(
     Column("status", String(50), server_default=text("'pending'")),
     UniqueConstraint("task_name", "task_id", name="uq_score_table_task_name_task_id"),
     Index("idx_score_created_at_on_score_table", "created_at"),
-    Index("idx_score_task_name_created_at_desc_on_score_table", "task_name", text("created_at DESC")),
+    Index(
+        "idx_score_task_name_created_at_desc_on_score_table", "task_name", text("created_at DESC")
+    ),
 )
 
 miner_performance_stats = Table(

@@ -44,11 +44,14 @@ def downgrade() -> None:
         if bind.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is not None
     ]
     non_empty = [
-        name for name in present if bind.exec_driver_sql(f'SELECT EXISTS (SELECT FROM "{name}")').scalar()
+        name
+        for name in present
+        if bind.exec_driver_sql(f'SELECT EXISTS (SELECT FROM "{name}")').scalar()
     ]
     if non_empty:
         raise RuntimeError(
-            "refusing to drop tables that hold rows: " + ", ".join(non_empty)
+            "refusing to drop tables that hold rows: "
+            + ", ".join(non_empty)
             + " (downgrading to base would delete them)"
         )
     for name in present:

@@ -69,7 +69,9 @@ def _set_comments(table: Table) -> None:
             op.execute(f"COMMENT ON COLUMN {table.name}.{column.name} IS {_quote(column.comment)}")
 
 
-def _archive(bind: Connection, table: str, archive: str, key: tuple[str, ...], cols: tuple[str, ...]) -> int:
+def _archive(
+    bind: Connection, table: str, archive: str, key: tuple[str, ...], cols: tuple[str, ...]
+) -> int:
     """Copy the non-NULL values of `cols` to `archive` (created on first use), by `key`."""
     if not _exists(bind, archive):
         op.execute(
@@ -78,7 +80,10 @@ def _archive(bind: Connection, table: str, archive: str, key: tuple[str, ...], c
         )
         op.execute(
             f"COMMENT ON TABLE {archive} IS "
-            + _quote(f"Values of {table}'s enhancement columns kept by a downgrade; an upgrade restores them.")
+            + _quote(
+                f"Values of {table}'s enhancement columns kept by a downgrade; "
+                "an upgrade restores them."
+            )
         )
     match = " AND ".join(f"a.{k} = t.{k}" for k in key)
     op.execute(f"DELETE FROM {archive} a USING {table} t WHERE {match}")
@@ -92,13 +97,18 @@ def _archive(bind: Connection, table: str, archive: str, key: tuple[str, ...], c
     return result.rowcount
 
 
-def _restore(bind: Connection, table: str, archive: str, key: tuple[str, ...], cols: tuple[str, ...]) -> int:
+def _restore(
+    bind: Connection, table: str, archive: str, key: tuple[str, ...], cols: tuple[str, ...]
+) -> int:
     """Write archived values back into the rows with the same key; drop the archive when empty."""
     if not _exists(bind, archive):
         return 0
     match = " AND ".join(f"a.{k} = t.{k}" for k in key)
     restored = bind.execute(
-        text(f"UPDATE {table} t SET ({_cols(cols)}) = ROW({_cols(cols, 'a.')}) FROM {archive} a WHERE {match}")
+        text(
+            f"UPDATE {table} t SET ({_cols(cols)}) = ROW({_cols(cols, 'a.')}) "
+            f"FROM {archive} a WHERE {match}"
+        )
     ).rowcount
     op.execute(f"DELETE FROM {archive} a USING {table} t WHERE {match}")
     if bind.exec_driver_sql(f"SELECT EXISTS (SELECT FROM {archive})").scalar():
@@ -147,8 +157,9 @@ def _quarantine_and_convert(bind: Connection) -> None:
     legacy_cols = [c.name for c in legacy.miner_performance_stats.columns if c.name != "id"]
     op.execute(
         f"""
-        INSERT INTO {QUARANTINE} (legacy_id, {_cols(legacy_cols)}, quarantine_reason, quarantine_detail)
-        SELECT m.id, {_cols(legacy_cols, 'm.')}, t.reason, t.detail
+        INSERT INTO {QUARANTINE}
+            (legacy_id, {_cols(legacy_cols)}, quarantine_reason, quarantine_detail)
+        SELECT m.id, {_cols(legacy_cols, "m.")}, t.reason, t.detail
         FROM {MPS} m JOIN _mps_triage t ON t.id = m.id
         ORDER BY m.id
         """
