@@ -426,3 +426,20 @@ async def test_wallet_on_disk_signs_weights(tmp_path: Path, fake: FakeSubstrate)
     receipt = await chain.set_weights(chain.hotkey, NETUID, [2, 3], [65535, 7], 0)
     assert receipt.status is SubmissionStatus.INCLUDED, receipt.message
     assert fake.submitted[-1][0] == wallet.hotkey.ss58_address
+
+
+# -- construction ----------------------------------------------------------------------
+
+
+async def test_accepts_a_subtensor_object(fake: FakeSubstrate) -> None:
+    subtensor = bt.Subtensor("local", substrate=fake)
+    async with BittensorChain(subtensor, VALIDATOR) as chain:
+        assert await chain.current_block() == fake.head
+        assert fake.connected
+    # A client handed in belongs to the caller: leaving the chain does not close it.
+    assert fake.connected
+
+
+def test_network_name_connects_lazily() -> None:
+    chain = BittensorChain("finney", VALIDATOR)
+    assert chain.hotkey == VALIDATOR.hotkey.ss58_address

@@ -1,7 +1,7 @@
 """Pure translations between the bittensor SDK's shapes and minertrace's chain types.
 
-No I/O here: `BittensorChain` fetches, these functions map. They depend on the SDK only
-for its error type, so they can be read (and tested) without a chain.
+No I/O and no SDK import here: `BittensorChain` fetches, these functions map, so they can
+be read (and tested) without the SDK or a chain.
 """
 
 from __future__ import annotations
