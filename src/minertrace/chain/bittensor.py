@@ -373,7 +373,9 @@ class BittensorChain:
 
         A plain inclusion is in force at once. A commit is confirmed only once its reveal
         epoch has started and the validator's `Weights` row equals the committed u16
-        vector: a reveal can fail silently on chain, so the row is the proof.
+        vector: a reveal can fail silently on chain, so the row is the proof. (A failed
+        reveal behind an identical earlier row is indistinguishable without scanning
+        blocks for `TimelockedWeightsRevealed`; the weights in force are the same.)
         """
         if receipt.status is SubmissionStatus.INCLUDED:
             return True
