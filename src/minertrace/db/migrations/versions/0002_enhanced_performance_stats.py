@@ -41,7 +41,7 @@ MPS_ARCHIVE = "miner_performance_stats_archive"
 NODE_ARCHIVE = "node_table_archive"
 MPS_KEY = ("miner_uid", "period_start", "period_end", "period_type")
 NODE_NEW = ("consensus", "dividends", "validator_permit", "last_update_block")
-VALID_UID = "miner_uid ~ '^[0-9]+$' AND length(ltrim(miner_uid, '0')) <= 10"
+VALID_UID = "miner_uid ~ '^[0-9]+$'"
 IN_INT_RANGE = "miner_uid::numeric <= 2147483647"
 
 
