@@ -52,9 +52,13 @@ def main() -> None:
     print(f"{'UIDs':>6} {'validators':>10} {'version':>8} {'median ms':>10} {'target ms':>10}")
     for n, validators, target in SIZES:
         for yuma3 in (False, True):
-            ms = _median_ms(n, validators, yuma3, args.repeat if n <= 1024 else max(5, args.repeat // 5))
+            ms = _median_ms(
+                n, validators, yuma3, args.repeat if n <= 1024 else max(5, args.repeat // 5)
+            )
             tgt = f"{target:.1f}" if target is not None else "-"
-            print(f"{n:>6} {validators:>10} {'yuma3' if yuma3 else 'yuma2':>8} {ms:>10.2f} {tgt:>10}")
+            print(
+                f"{n:>6} {validators:>10} {'yuma3' if yuma3 else 'yuma2':>8} {ms:>10.2f} {tgt:>10}"
+            )
 
 
 if __name__ == "__main__":

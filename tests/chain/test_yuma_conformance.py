@@ -41,7 +41,10 @@ def test_every_epoch_every_field(case: tuple[dict[str, Any], golden.GoldenRun]) 
         # Yuma 2 files hold column-normalised EMA bonds, Yuma 3 files the raw EMA: both are
         # what `epoch` carries, so they compare entry by entry (absent entries are zero).
         np.testing.assert_allclose(
-            res.bonds, golden.dense_bonds(exp["bonds"], n), rtol=0, atol=ATOL,
+            res.bonds,
+            golden.dense_bonds(exp["bonds"], n),
+            rtol=0,
+            atol=ATOL,
             err_msg=f"epoch {t} bonds",
         )
 
@@ -75,6 +78,8 @@ def test_cli_json_matches_expected(tmp_path: Path) -> None:
             np.testing.assert_allclose(got[name], exp[name], rtol=0, atol=ATOL)
         n = int(doc["n"])
         np.testing.assert_allclose(
-            golden.dense_bonds(got["bonds"], n), golden.dense_bonds(exp["bonds"], n),
-            rtol=0, atol=ATOL,
+            golden.dense_bonds(got["bonds"], n),
+            golden.dense_bonds(exp["bonds"], n),
+            rtol=0,
+            atol=ATOL,
         )

@@ -20,6 +20,7 @@ app = typer.Typer(help="Chain commands: run Yuma Consensus locally.", no_args_is
 def _chain() -> None:
     """Chain commands: run Yuma Consensus locally."""
 
+
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("validator_permit", "permit"),
     ("active_stake", "active"),

@@ -83,8 +83,11 @@ class Peer:
 
 
 def peer_rng(seed: int, uid: int, block: int) -> np.random.Generator:
-    """The generator a peer uses in one block: independent of call order and history."""
-    return np.random.default_rng([seed, uid, block])
+    """The generator a peer uses in one block: independent of call order and history.
+
+    `block = -1` is the peer's setup stream (its schedule offset).
+    """
+    return np.random.default_rng([abs(seed), uid, block + 1])
 
 
 def peer_weights(

@@ -22,9 +22,9 @@ def max_upscale_u16(values: IntArray) -> IntArray:
 
     All-zero input stays zero. Integer arithmetic, so the result is exact.
     """
-    v = np.asarray(values, dtype=np.int64)
+    v: IntArray = np.array(values, dtype=np.int64)
     if v.size == 0:
-        return v.copy()
+        return v
     top = int(v.max())
     if top <= 0:
         return np.zeros_like(v)
