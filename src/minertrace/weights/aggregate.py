@@ -76,16 +76,16 @@ def soil_scores(
 
     # Compact each UID's selected rows to the front, keeping row order, so one vectorised
     # pairwise sum over variable lengths reproduces np.sum over exactly those rows.
-    selected = (s32 != 0).T
-    counts = selected.sum(axis=1).astype(np.intp)
-    uid_idx, row_idx = np.nonzero(selected)
-    slot = (np.cumsum(selected, axis=1) - 1)[uid_idx, row_idx]
-    packed_w = np.zeros((n_uids, count), dtype=np.float32)
-    packed_p = np.zeros((n_uids, count), dtype=np.float32)
-    packed_w[uid_idx, slot] = w32[row_idx]
-    packed_p[uid_idx, slot] = products[row_idx, uid_idx]
-    wsum = pairwise_sum_rows(packed_w, counts)
-    psum = pairwise_sum_rows(packed_p, counts)
+    # np.nonzero walks UID-major, so each UID's rows come out consecutive and in row order.
+    uid_idx, row_idx = np.nonzero((s32 != 0).T)
+    counts = np.bincount(uid_idx, minlength=n_uids).astype(np.intp)
+    first = np.cumsum(counts) - counts
+    slot = np.arange(uid_idx.size) - first[uid_idx]
+    packed = np.zeros((2 * n_uids, count), dtype=np.float32)
+    packed[uid_idx, slot] = w32[row_idx]
+    packed[n_uids + uid_idx, slot] = products[row_idx, uid_idx]
+    sums = pairwise_sum_rows(packed, np.concatenate([counts, counts]))
+    wsum, psum = sums[:n_uids], sums[n_uids:]
 
     ok = (counts > 0) & (wsum > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

@@ -68,9 +68,7 @@ def compute_cycle(inputs: CycleInputs, config: WeightConfig | None = None) -> Cy
     else:
         logger.info("no weights this cycle: %s", tr.reason)
 
-    miners = (
-        _records(paths, raw, tr.final, sub) if cfg.enable_detailed_pathways else None
-    )
+    miners = _records(paths, raw, tr.final, sub) if cfg.enable_detailed_pathways else None
     empty_i = np.zeros(0, dtype=np.int64)
     empty_f = np.zeros(0)
     return CycleTrace(
@@ -125,12 +123,8 @@ def compute_cycle(inputs: CycleInputs, config: WeightConfig | None = None) -> Cy
     )
 
 
-def _rows_used(*groups: list[ScoreRow]) -> list[dict[str, Any]]:
-    return [
-        {"task_name": r.task_name, "task_id": r.task_id, "created_at": r.created_at.isoformat()}
-        for rows in groups
-        for r in rows
-    ]
+def _rows_used(*groups: list[ScoreRow]) -> list[ScoreRow]:
+    return [r for rows in groups for r in rows]
 
 
 def _column(values: NDArray[Any], uids: NDArray[np.intp]) -> list[Any]:
@@ -138,7 +132,9 @@ def _column(values: NDArray[Any], uids: NDArray[np.intp]) -> list[Any]:
 
 
 def _records(
-    paths: Pathways, raw: NDArray[np.float64], final: NDArray[np.float64] | None,
+    paths: Pathways,
+    raw: NDArray[np.float64],
+    final: NDArray[np.float64] | None,
     sub: Submission | None,
 ) -> dict[int, MinerRecord]:
     """Per-miner records for every UID with a present task.
@@ -166,11 +162,10 @@ def _records(
 
     out: dict[int, MinerRecord] = {}
     for i, uid in enumerate(uids.tolist()):
-        here = [t for t, p in zip(TASKS, (present[0][i], present[1][i], present[2][i])) if p]
-        idx = {t: k for k, t in enumerate(TASKS)}
-        ranks = {t: rank[idx[t]][i] for t in here}
-        contribs = {t: contrib[idx[t]][i] for t in here}
-        q_tasks = [t for t in here if qualified[idx[t]][i]]
+        here = [k for k in range(len(TASKS)) if present[k][i]]
+        ranks = {TASKS[k]: rank[k][i] for k in here}
+        contribs = {TASKS[k]: contrib[k][i] for k in here}
+        q_tasks = [TASKS[k] for k in here if qualified[k][i]]
         details = {
             "weather_score": score[0][i] if present[0][i] else None,
             "geomagnetic_score": score[1][i] if present[1][i] else None,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -57,9 +57,6 @@ class Node:
     coldkey: str | None
 
 
-NodeLike = Union[Node, Mapping[str, Any], Sequence[Any], Any]
-
-
 @dataclass(frozen=True)
 class NodeList:
     """The registered UIDs in ascending order with their hotkeys and coldkeys."""
@@ -79,7 +76,7 @@ class NodeList:
         object.__setattr__(self, "_uids", np.array([n.uid for n in nodes], dtype=np.int64))
 
     @classmethod
-    def from_rows(cls, rows: Iterable[NodeLike | None]) -> NodeList:
+    def from_rows(cls, rows: Iterable[Any]) -> NodeList:
         """Build from node_table rows or a slot list.
 
         Each entry is a :class:`Node`, a mapping with ``uid``/``hotkey``/``coldkey``, a

@@ -29,7 +29,8 @@ def pairwise_sum_rows(values: FloatArray, counts: NDArray[np.integer]) -> FloatA
         raise ValueError("pairwise_sum_rows expects a 2-D array and one count per row")
     if np.any(n < 0) or np.any(n > a.shape[1]):
         raise ValueError("pairwise_sum_rows: counts must lie in [0, number of columns]")
-    return _pairwise(a, np.zeros_like(n), n)
+    out: FloatArray = _pairwise(a, np.zeros_like(n), n)
+    return out
 
 
 def _pairwise(a: FloatArray, start: IntArray, n: IntArray) -> FloatArray:
@@ -54,43 +55,50 @@ def _leaf(a: FloatArray, start: IntArray, n: IntArray) -> FloatArray:
     rows = n.shape[0]
     zero = np.zeros((), dtype=a.dtype)
     width = max(_BLOCK, -(-int(n.max(initial=0)) // _BLOCK) * _BLOCK)
-    col = np.arange(width)
-    inside = col[None, :] < n[:, None]
-    idx = np.where(inside, start[:, None] + col[None, :], 0)
-    g = np.where(inside, np.take_along_axis(a, idx, axis=1), zero)
+    if not start.any():
+        g = a[:, : min(width, a.shape[1])]
+        if g.shape[1] < width:
+            g = np.pad(g, ((0, 0), (0, width - g.shape[1])))
+    else:
+        col = np.arange(width)
+        idx = np.minimum(start[:, None] + col[None, :], a.shape[1] - 1)
+        g = np.take_along_axis(a, idx, axis=1)
 
     full_blocks = n // _BLOCK
-    blocks = g.reshape(rows, width // _BLOCK, _BLOCK)
-    in_block = np.arange(width // _BLOCK)[None, :] < full_blocks[:, None]
-    blocks = np.where(in_block[:, :, None], blocks, zero)
-    # accumulate is strictly sequential, which is the order of the lane accumulators; adding
-    # the masked zeros of shorter rows leaves their partial sums unchanged.
-    lanes = np.add.accumulate(blocks, axis=1)[:, -1, :]
+    # Only complete blocks feed the lane accumulators; the rest of each row is masked to 0,
+    # and adding 0 leaves a partial sum unchanged.
+    lane_part = np.where(np.arange(width)[None, :] < (full_blocks * _BLOCK)[:, None], g, zero)
+    blocks = lane_part.reshape(rows, width // _BLOCK, _BLOCK)
+    lanes = blocks[:, 0, :].copy()
+    for b in range(1, width // _BLOCK):
+        lanes += blocks[:, b, :]
     res = ((lanes[:, 0] + lanes[:, 1]) + (lanes[:, 2] + lanes[:, 3])) + (
         (lanes[:, 4] + lanes[:, 5]) + (lanes[:, 6] + lanes[:, 7])
     )
     tail_start = full_blocks * _BLOCK
     tail_len = n - tail_start
-    row_idx = np.arange(rows)
-    for k in range(_BLOCK - 1):
-        pos = np.minimum(tail_start + k, width - 1)
-        res = res + np.where(k < tail_len, g[row_idx, pos], zero)
-    return res
+    if tail_len.any():
+        row_idx = np.arange(rows)
+        for k in range(int(tail_len.max())):
+            pos = np.minimum(tail_start + k, width - 1)
+            res = res + np.where(k < tail_len, g[row_idx, pos], zero)
+    out: FloatArray = res
+    return out
 
 
 def linear_percentile(sorted_values: FloatArray, q: float) -> float:
     """numpy's 'linear' percentile of an ascending sample at ``q`` percent (spec §2.4)."""
-    n = sorted_values.shape[0]
+    n = int(sorted_values.shape[0])
     if n == 0:
         raise ValueError("percentile of an empty sample")
     f = q / 100
     h = (n - 1) * f
     if h >= n - 1:
-        return float(sorted_values[n - 1])
+        return float(sorted_values[n - 1].item())
     i = int(np.floor(h))
     g = h - i
-    lo = float(sorted_values[i])
-    hi = float(sorted_values[i + 1])
+    lo = float(sorted_values[i].item())
+    hi = float(sorted_values[i + 1].item())
     d = hi - lo
     if g < 0.5:
         return lo + d * g

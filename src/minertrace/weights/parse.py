@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ from minertrace.weights.inputs import ScoreRow
 
 _OK, _NULL, _STRING, _NAN, _INF, _OTHER = range(6)
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
+# Element types a whole block can be converted from in one numpy call (None becomes NaN).
+_CLEAN_TYPES = {float, int, type(None), np.float64}
 
 
 @dataclass
@@ -65,18 +68,47 @@ _classify_ufunc = np.frompyfunc(_classify, 1, 2)
 def parse_rows(rows: Sequence[ScoreRow], n_uids: int, dq: DataQuality) -> NDArray[np.float64]:
     """Stack rows into an (len(rows), n_uids) float64 matrix; missing entries are NaN."""
     out = np.full((len(rows), n_uids), np.nan, dtype=np.float64)
-    for i, row in enumerate(rows):
-        if row.score_length() != n_uids:
-            dq.rows_wrong_length += 1
-            continue
-        values = _parse_score(row.score, n_uids, dq)
-        if n_uids and np.isnan(values).all():
-            dq.rows_all_missing += 1
-        out[i] = values
+    good = [i for i, row in enumerate(rows) if row.score_length() == n_uids]
+    dq.rows_wrong_length += len(rows) - len(good)
+    if good:
+        block = _fast_block([rows[i].score for i in good], dq)
+        if block is not None:
+            out[good] = block
+        else:
+            for i in good:
+                out[i] = _parse_score(rows[i].score, n_uids, dq)
+        if n_uids:
+            dq.rows_all_missing += int(np.count_nonzero(np.isnan(out[good]).all(axis=1)))
     finite = out[~np.isnan(out)]
     dq.scores_negative += int(np.count_nonzero(finite < 0))
     dq.scores_above_one += int(np.count_nonzero(finite > 1))
     return out
+
+
+def _fast_block(scores: list[Any], dq: DataQuality) -> NDArray[np.float64] | None:
+    """All rows at once when they hold only numbers and None (the usual case), else None."""
+    if all(isinstance(s, np.ndarray) and s.dtype.kind in "fiu" for s in scores):
+        block = np.stack(scores).astype(np.float64, copy=False)
+        nulls = 0
+    elif all(isinstance(s, (list, tuple)) for s in scores):
+        kinds = set(map(type, chain.from_iterable(scores)))
+        if not kinds <= _CLEAN_TYPES:
+            return None
+        try:
+            block = np.array(scores, dtype=np.float64)
+        except (OverflowError, ValueError, TypeError):
+            return None
+        nulls = sum(s.count(None) for s in scores) if type(None) in kinds else 0
+    else:
+        return None
+    nan = np.isnan(block)
+    inf = np.isinf(block)
+    dq.missing_null += nulls
+    dq.missing_nan += int(np.count_nonzero(nan)) - nulls
+    dq.missing_inf += int(np.count_nonzero(inf))
+    if nulls or inf.any():
+        block[inf] = np.nan
+    return block
 
 
 def _parse_score(score: Any, n: int, dq: DataQuality) -> NDArray[np.float64]:

@@ -15,7 +15,11 @@ BoolArray = NDArray[np.bool_]
 
 # Pathway codes of the `pathway` stage vector.
 PATHWAY_NO_RECORD, PATHWAY_NONE, PATHWAY_EXCELLENCE, PATHWAY_DIVERSITY = -1, 0, 1, 2
-PATHWAY_LABELS = {PATHWAY_NONE: "none", PATHWAY_EXCELLENCE: "excellence", PATHWAY_DIVERSITY: "diversity"}
+PATHWAY_LABELS = {
+    PATHWAY_NONE: "none",
+    PATHWAY_EXCELLENCE: "excellence",
+    PATHWAY_DIVERSITY: "diversity",
+}
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,8 @@ def _geo_params(sample: F64, config: WeightConfig) -> tuple[float, float, float 
     x0 = float(np.mean(sample))
     sd = float(np.std(sample))
     # Python's max/min semantics on purpose (spec §2.6): the clamp keeps its literal order.
-    k = max(config.geo_k_min, min(config.geo_k_max, config.geo_k_numerator / max(sd, config.geo_sd_floor)))
+    steep = config.geo_k_numerator / max(sd, config.geo_sd_floor)
+    k = max(config.geo_k_min, min(config.geo_k_max, steep))
     return float(k), x0, sd
 
 
@@ -85,7 +90,7 @@ def compute_pathways(scores: dict[str, F64], config: WeightConfig) -> Pathways:
     excellence = np.zeros(n_uids)
     diversity_sum = np.zeros(n_uids)
     active = np.zeros(n_uids, dtype=np.int64)
-    for task, weight in zip(TASKS, config.task_weights()):
+    for task, weight in zip(TASKS, config.task_weights(), strict=True):
         stage = _task_stage(task, scores[task], weight, geo_k, geo_x0, config)
         stages[task] = stage
         candidate = stage.score * weight

@@ -28,10 +28,11 @@ def normalize_max_weight(weights: ArrayLike, limit: float) -> F64:
     x = np.asarray(weights, dtype=np.float64)
     n = x.shape[0]
     if n == 0:
-        return x.copy()
+        return np.zeros(0)
     values = np.sort(x)
     if x.sum() == 0 or n * limit <= 1:
-        return np.ones_like(x) / n
+        uniform: F64 = np.full(n, 1.0 / n)
+        return uniform
     estimation = values / values.sum()
     if estimation.max() <= limit:
         return np.asarray(x / x.sum(), dtype=np.float64)

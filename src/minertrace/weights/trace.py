@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from minertrace.weights.config import TASKS, WeightConfig
+from minertrace.weights.inputs import ScoreRow
 from minertrace.weights.pathways import PATHWAY_LABELS, TaskStage
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MinerRecord:
     """One miner's view of the cycle: the plan's fields plus ``final_weight`` and ``u16``.
 
@@ -43,7 +44,7 @@ class MinerRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as a JSON-safe dict."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def conformance_dict(self) -> dict[str, Any]:
         """Exactly the record keys of the conformance format (`minertrace-weights/1`)."""
@@ -120,7 +121,7 @@ class CycleTrace:
     min_allowed_weights: int
     miners: dict[int, MinerRecord] | None
     quality: dict[str, int]
-    rows_used: list[dict[str, Any]]
+    rows_used: list[ScoreRow]
 
     @property
     def weather(self) -> TaskStage:
@@ -204,7 +205,10 @@ class CycleTrace:
 
     def input_rows(self) -> list[dict[str, Any]]:
         """The score rows the cycle used (task_name, task_id, created_at ISO), in query order."""
-        return [dict(r) for r in self.rows_used]
+        return [
+            {"task_name": r.task_name, "task_id": r.task_id, "created_at": r.created_at.isoformat()}
+            for r in self.rows_used
+        ]
 
     def to_json_dict(self) -> dict[str, Any]:
         """The conformance ``expected`` object, plus extra keys (scalars, quality, chain)."""

@@ -87,7 +87,8 @@ def logistic_curve(norm: F64, midpoint: float, config: WeightConfig) -> F64:
     with np.errstate(over="ignore"):
         e = np.exp(-config.curve_b * d)
         base = 1 + config.curve_q * e
-        sig = config.curve_a + (config.curve_k - config.curve_a) / np.power(base, 1 / config.curve_v)
+        power = np.power(base, 1 / config.curve_v)
+        sig = config.curve_a + (config.curve_k - config.curve_a) / power
     return np.asarray(sig + config.curve_slope * norm, dtype=np.float64)
 
 
@@ -97,7 +98,8 @@ def rank_fallback(weights: F64, config: WeightConfig) -> F64:
     order = np.lexsort((np.arange(n), -weights))
     positive = int(np.count_nonzero(weights > 0))
     out = np.zeros(n)
-    out[order[:positive]] = 1 / np.power(np.arange(1, positive + 1, dtype=np.float64), config.fallback_exponent)
+    ranks = np.arange(1, positive + 1, dtype=np.float64)
+    out[order[:positive]] = 1 / np.power(ranks, config.fallback_exponent)
     return out
 
 
@@ -125,15 +127,35 @@ def transform(weights: F64, config: WeightConfig) -> Transform:
     total = float(np.sum(transformed))
     if not total > 0:
         return Transform(
-            norm, logistic, transformed, None, "zero_sum", mx, midpoint,
-            int(positives.size), t_std, fallback, total,
+            norm,
+            logistic,
+            transformed,
+            None,
+            "zero_sum",
+            mx,
+            midpoint,
+            int(positives.size),
+            t_std,
+            fallback,
+            total,
         )
     return Transform(
-        norm, logistic, transformed, transformed / total, None, mx, midpoint,
-        int(positives.size), t_std, fallback, total,
+        norm,
+        logistic,
+        transformed,
+        transformed / total,
+        None,
+        mx,
+        midpoint,
+        int(positives.size),
+        t_std,
+        fallback,
+        total,
     )
 
 
-def _no_weights(norm: F64, reason: str, mx: float | None, midpoint: float | None, count: int) -> Transform:
+def _no_weights(
+    norm: F64, reason: str, mx: float | None, midpoint: float | None, count: int
+) -> Transform:
     zeros = np.zeros(norm.shape[0])
     return Transform(norm, zeros, zeros, None, reason, mx, midpoint, count, None, False, None)
