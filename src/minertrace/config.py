@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         repr=False,
-        validation_alias=AliasChoices("database_url", "MINERTRACE_DATABASE_URL", "DATABASE_URL"),
+        validation_alias=AliasChoices("MINERTRACE_DATABASE_URL", "DATABASE_URL"),
         description="PostgreSQL URL; unset = embedded PostgreSQL in data_dir.",
     )
     data_dir: Path = Field(

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, text
 from minertrace.db import migrate, tables
 from minertrace.db.migrate import UnrecognisedLayoutError
 
-LEGACY = [c for c in tables.MPS_LEGACY_COLUMNS]
+LEGACY = list(tables.MPS_LEGACY_COLUMNS)
 PK = "miner_uid, period_start, period_end, period_type"
 INT_MAX = 2**31 - 1
 
