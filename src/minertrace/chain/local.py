@@ -301,7 +301,8 @@ class LocalChain:
         As subtensor's `clear_neuron`: the UID's own weights and bonds row are removed, every
         weight set on it is zeroed, its permit and outputs are cleared. The next epoch also
         resets its bond column and masks weights set before this block (e.g. a commit that
-        reveals later).
+        reveals later). As on chain, the column is reset only for a registration after the
+        last epoch's block (`block_at_registration > last_epoch_block`).
         """
         self._check_uid(uid)
         if uid == self._owner_uid:
