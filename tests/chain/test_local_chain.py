@@ -44,7 +44,7 @@ async def test_satisfies_protocols() -> None:
 
 
 async def test_registration_owner_and_permits() -> None:
-    chain, (v0, v1), ms = make_chain()
+    chain, (v0, v1), _ = make_chain()
     assert chain.owner_uid == 0
     neurons = await chain.neurons(NET)
     assert [x.uid for x in neurons] == list(range(chain.n))
@@ -72,7 +72,7 @@ async def test_full_subnet_prunes_lowest_emission_non_immune() -> None:
 
 
 async def test_each_rejection_has_its_error_in_chain_order() -> None:
-    chain, (v0, v1), ms = make_chain(
+    chain, (v0, _), ms = make_chain(
         weights_version_key=5, min_allowed_weights=2, max_weight_limit=0.6
     )
     ok = [ms[0], ms[1]]
@@ -141,7 +141,7 @@ async def test_epochs_run_every_tempo_blocks() -> None:
 
 
 async def test_commit_reveal_applies_only_from_the_reveal_epoch() -> None:
-    chain, (v0, v1), ms = make_chain(commit_reveal_enabled=True, reveal_period_epochs=2)
+    chain, (v0, _), ms = make_chain(commit_reveal_enabled=True, reveal_period_epochs=2)
     receipt = await chain.set_weights("v0", NET, ms[:2], [65535, 32768], 0)
     assert receipt.status is SubmissionStatus.COMMITTED
     assert receipt.reveal_epoch == 2 and receipt.reveal_block == 2 * TEMPO

@@ -99,15 +99,17 @@ def normalize(x: FloatArray) -> FloatArray:
 def col_normalize(m: FloatArray) -> FloatArray:
     """Scale each column to sum 1; all-zero columns stay zero."""
     sums = m.sum(axis=0)
-    safe = np.where(sums > 0.0, sums, 1.0)
-    return np.asarray(np.where(sums > 0.0, m / safe, 0.0), dtype=np.float64)
+    out = np.zeros(m.shape, dtype=np.float64)
+    np.divide(m, sums, out=out, where=(sums > 0.0)[None, :])
+    return out
 
 
 def row_normalize(m: FloatArray) -> FloatArray:
     """Scale each row with a positive sum to sum 1; other rows stay as they are (zero)."""
     sums = m.sum(axis=1, keepdims=True)
-    safe = np.where(sums > 0.0, sums, 1.0)
-    return np.asarray(np.where(sums > 0.0, m / safe, m), dtype=np.float64)
+    out = np.array(m, dtype=np.float64)
+    np.divide(m, sums, out=out, where=sums > 0.0)
+    return out
 
 
 # 1. Stake -------------------------------------------------------------------------------
@@ -226,15 +228,16 @@ def consensus(
     live = active_rows > 0.0
     if not live.any():
         return np.zeros(n, dtype=np.float64)
-    w = weights_rows[live]
+    # Columns become rows of a contiguous copy, so each sort runs over contiguous memory.
+    wt = np.ascontiguousarray(weights_rows[live].T)
     a = normalize(active_rows[live])
-    order = np.argsort(-w, axis=0, kind="stable")
-    sorted_w = np.take_along_axis(w, order, axis=0)
-    cum = np.cumsum(a[order], axis=0)
+    order = np.argsort(-wt, axis=1)
+    sorted_w = np.take_along_axis(wt, order, axis=1)
+    cum = np.cumsum(a[order], axis=1)
     reached = cum >= kappa
-    first = np.argmax(reached, axis=0)
-    c = sorted_w[first, np.arange(n)]
-    return np.asarray(np.where(reached.any(axis=0), c, 0.0), dtype=np.float64)
+    first = np.argmax(reached, axis=1)
+    c = sorted_w[np.arange(n), first]
+    return np.asarray(np.where(reached.any(axis=1), c, 0.0), dtype=np.float64)
 
 
 # 6. Clipping ----------------------------------------------------------------------------
