@@ -35,6 +35,8 @@ TREND_MIN_DAYS: Final = 3
 TREND_MIN_CORRELATION: Final = 0.5
 # Score units per day; scores live roughly in [0, 1], so 0.001/day is 1.4 % over the window.
 TREND_MIN_SLOPE: Final = 0.001
+# Daily averages whose standard deviation is below this are flat (stable, confidence 0).
+TREND_FLAT_SPREAD: Final = 1e-9
 # The percentile sort holds every entry of the period (~1.7 M for 256 miners over 30 days);
 # the 4 MB default would spill it to disk and triple the time. Scoped to the statement.
 WORK_MEM: Final = "128MB"
@@ -200,7 +202,9 @@ daily AS (
     GROUP BY uid, day
 ),
 trend AS (
-    SELECT uid, count(*) AS days, regr_slope(y, x) AS slope, corr(y, x) AS r
+    -- Identical daily averages leave rounding noise in corr(); no spread means no correlation.
+    SELECT uid, count(*) AS days, regr_slope(y, x) AS slope,
+           CASE WHEN stddev_pop(y) > :trend_flat THEN corr(y, x) END AS r
     FROM daily
     GROUP BY uid
 ),
@@ -326,6 +330,7 @@ def _execute_upsert(conn: Connection, period: Period, now: datetime) -> int:
         "trend_min_days": TREND_MIN_DAYS,
         "trend_min_r": TREND_MIN_CORRELATION,
         "trend_min_slope": TREND_MIN_SLOPE,
+        "trend_flat": TREND_FLAT_SPREAD,
     }
     set_local = text("SELECT set_config('work_mem', :value, true)")
     previous = conn.execute(text("SELECT current_setting('work_mem')")).scalar_one()
