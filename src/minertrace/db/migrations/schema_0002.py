@@ -1,9 +1,6 @@
-"""The schema at the head revision, defined once as SQLAlchemy Core metadata.
+"""Frozen copy of `minertrace.db.tables` as revision 0002 creates it. Do not edit.
 
-`node_table` and `score_table` keep the Gaia validator's layout (without its 256-UID check) so
-minertrace can share a Gaia database; `miner_performance_stats` is the plan's enhanced table;
-`weight_submissions` holds one row per weight cycle. Alembic migrations must produce exactly
-this metadata (a test runs the autogenerate comparison).
+Later revisions get their own snapshot; `tables.py` always describes the head.
 """
 
 from __future__ import annotations
