@@ -62,8 +62,16 @@ def test_curve_reference_values() -> None:
 
 @pytest.mark.parametrize(
     ("size", "expected"),
-    [(1, 1.0), (2, 1.0), (3, 1.0), (4, 0.8857142857142857), (5, 0.7714285714285714),
-     (9, 0.31428571428571417), (10, 0.0), (25, 0.0)],
+    [
+        (1, 1.0),
+        (2, 1.0),
+        (3, 1.0),
+        (4, 0.8857142857142857),
+        (5, 0.7714285714285714),
+        (9, 0.31428571428571417),
+        (10, 0.0),
+        (25, 0.0),
+    ],
 )
 def test_coldkey_multiplier_table(size: int, expected: float) -> None:
     assert coldkey_multiplier(np.array([size]), CFG)[0] == expected
@@ -150,7 +158,7 @@ def test_ranks_default_to_50_below_five_and_ties_take_the_top() -> None:
 
 def test_excellence_needs_ten_valid_and_inclusive_p85() -> None:
     scores = [0.1 * (u + 1) for u in range(9)]
-    trace = compute_cycle(make_inputs(geo=[scores + [None]]))
+    trace = compute_cycle(make_inputs(geo=[[*scores, None]]))
     assert not trace.geomagnetic.qualified.any()
     scores = [0.05 * (u + 1) for u in range(20)]
     trace = compute_cycle(make_inputs(geo=[scores]))

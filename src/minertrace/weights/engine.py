@@ -33,6 +33,13 @@ def compute_cycle(inputs: CycleInputs, config: WeightConfig | None = None) -> Cy
     :class:`CycleInputs` is built.
     """
     cfg = config if config is not None else WeightConfig()
+    # Absurd but finite scores may overflow; the results are handled (weights_non_finite),
+    # so numpy's warnings would only be noise.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _compute(inputs, cfg)
+
+
+def _compute(inputs: CycleInputs, cfg: WeightConfig) -> CycleTrace:
     n = inputs.uid_count
     dq = DataQuality()
     weather_rows = list(inputs.weather_results[:1])
