@@ -55,14 +55,30 @@ def synthetic_inputs(n_uids: int, as_lists: bool, seed: int = 7) -> CycleInputs:
     )
 
 
-def median_ms(inputs: CycleInputs, config: WeightConfig, repeat: int) -> float:
-    compute_cycle(inputs, config)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def medians_ms(inputs: CycleInputs, configs: list[WeightConfig], repeat: int) -> list[float]:
+    """Median per config; runs are interleaved so that load from other processes hits all."""
+    for config in configs:
         compute_cycle(inputs, config)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    times: list[list[float]] = [[] for _ in configs]
+    for _ in range(repeat):
+        for i, config in enumerate(configs):
+            t0 = time.perf_counter()
+            trace = compute_cycle(inputs, config)
+            if config.enable_detailed_pathways:
+                assert trace.miners is not None
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) * 1e3 for t in times]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -83,8 +99,7 @@ def main() -> None:
         for as_lists in (False, True):
             inputs = synthetic_inputs(n_uids, as_lists)
             repeat = max(5, args.repeat // (n_uids // 256))
-            with_trace = median_ms(inputs, full, repeat)
-            without = median_ms(inputs, lean, repeat)
+            with_trace, without = medians_ms(inputs, [full, lean], repeat)
             cost = (with_trace - without) / without * 100
             kind = "lists" if as_lists else "arrays"
             print(f"{n_uids:>6} {kind:>7} {with_trace:>9.2f} {without:>12.2f} {cost:>9.1f}%")

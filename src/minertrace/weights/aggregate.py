@@ -77,7 +77,7 @@ def soil_scores(
     # Compact each UID's selected rows to the front, keeping row order, so one vectorised
     # pairwise sum over variable lengths reproduces np.sum over exactly those rows.
     # np.nonzero walks UID-major, so each UID's rows come out consecutive and in row order.
-    uid_idx, row_idx = np.nonzero((s32 != 0).T)
+    uid_idx, row_idx = np.nonzero(np.ascontiguousarray((s32 != 0).T))
     counts = np.bincount(uid_idx, minlength=n_uids).astype(np.intp)
     first = np.cumsum(counts) - counts
     slot = np.arange(uid_idx.size) - first[uid_idx]
