@@ -1,0 +1,494 @@
+"""Node sync, hotkey replacement, chain integration and fork detection on a LocalChain."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, event, insert, select, text
+
+from minertrace.chain.local import LocalChain
+from minertrace.chain.types import NeuronInfo, SubmissionReceipt, SubnetHyperparameters
+from minertrace.db.tables import (
+    miner_performance_stats,
+    node_table,
+    score_table,
+    weight_submissions,
+)
+from minertrace.stats.periods import Period, current_periods, period_for, previous_period
+from minertrace.validator.chain_integration import apply_epoch_results
+from minertrace.validator.forks import detect_orphans
+from minertrace.validator.ingest import record_scores
+from minertrace.validator.node_sync import (
+    EmptyMetagraphError,
+    HotkeyReplacement,
+    apply_metagraph,
+    sync_nodes,
+)
+
+NET = 1
+TEMPO = 10
+
+
+def make_chain(*, miners: int = 6, **hp: object) -> LocalChain:
+    """Owner on UID 0, validators v0 (UID 1) and v1 (UID 2), then miners m0.. (UID 3..)."""
+    params = {"tempo": TEMPO, "weights_rate_limit": 3, "activity_cutoff": 5000, **hp}
+    chain = LocalChain(
+        netuid=NET,
+        max_uids=32,
+        hyperparameters=SubnetHyperparameters(**params),  # type: ignore[arg-type]
+    )
+    chain.register("v0", "cv0", 6000.0)
+    chain.register("v1", "cv1", 4000.0)
+    chain.register_many([f"m{i}" for i in range(miners)], [f"cm{i}" for i in range(miners)])
+    chain.refresh_permits()
+    return chain
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement the engine sends while the block runs."""
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def node_rows(engine: Engine) -> dict[int, dict[str, object]]:
+    with engine.connect() as conn:
+        return {r.uid: dict(r._mapping) for r in conn.execute(select(node_table))}
+
+
+def stats_keys(engine: Engine) -> set[tuple[int, str, str, datetime]]:
+    m = miner_performance_stats.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(m.miner_uid, m.miner_hotkey, m.period_type, m.period_start))
+        return {tuple(r) for r in rows}  # type: ignore[misc]
+
+
+def add_stats(engine: Engine, rows: list[tuple[int, str, Period]]) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(miner_performance_stats),
+            [
+                {
+                    "miner_uid": uid,
+                    "miner_hotkey": hotkey,
+                    "period_type": p.period_type,
+                    "period_start": p.start,
+                    "period_end": p.end,
+                }
+                for uid, hotkey, p in rows
+            ],
+        )
+
+
+def score_arrays(engine: Engine) -> dict[str, list[float]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(score_table.c.task_id, score_table.c.score))
+        return {r.task_id: r.score for r in rows}
+
+
+def assert_node_matches(row: dict[str, object], n: NeuronInfo) -> None:
+    assert row["hotkey"] == n.hotkey and row["coldkey"] == n.coldkey
+    assert row["stake"] == n.stake and row["incentive"] == n.incentive
+    assert row["vtrust"] == n.validator_trust and row["consensus"] == n.consensus
+    assert row["dividends"] == n.dividends
+    assert row["validator_permit"] == n.validator_permit
+    assert row["last_update_block"] == n.last_update
+    assert (row["ip"], row["port"]) == (n.axon_ip, n.axon_port)
+
+
+# ------------------------------------------------------------------ metagraph -> node_table
+
+
+async def test_sync_inserts_then_updates_in_one_statement(engine: Engine) -> None:
+    chain = make_chain()
+    chain.serve_axon("m0", "10.1.2.3", 8091)
+    chain.serve_axon("m1", "2001:db8::7", 8092)
+    now = chain.clock.now()
+    with statements(engine) as seen:
+        report = await sync_nodes(engine, chain, NET, now=now)
+    assert sum(s.startswith("INSERT INTO node_table") for s in seen) == 1
+    assert report.inserted_uids == list(range(chain.n)) and report.updated_uids == []
+    neurons = await chain.neurons(NET)
+    rows = node_rows(engine)
+    assert sorted(rows) == [n.uid for n in neurons]
+    for n in neurons:
+        assert_node_matches(rows[n.uid], n)
+    assert rows[3]["ip_type"] == "4" and rows[4]["ip_type"] == "6"
+
+    # An epoch changes the outputs; new registrations add UIDs.
+    for hotkey in ("v0", "v1"):
+        receipt = await chain.set_weights(hotkey, NET, [3, 4, 5], [65535, 30000, 10000], 0)
+        assert receipt.ok
+    chain.advance(TEMPO)
+    new_uids = chain.register_many(["late0", "late1"], ["cl0", "cl1"])
+    with statements(engine) as seen:
+        report = await sync_nodes(engine, chain, NET, now=chain.clock.now())
+    assert sum(s.startswith("INSERT INTO node_table") for s in seen) == 1
+    assert report.inserted_uids == new_uids
+    assert report.updated_uids == list(range(new_uids[0]))
+    assert report.replacements == []
+    neurons = await chain.neurons(NET)
+    assert any(n.incentive > 0 for n in neurons)
+    rows = node_rows(engine)
+    for n in neurons:
+        assert_node_matches(rows[n.uid], n)
+
+
+async def test_empty_metagraph_is_refused(engine: Engine) -> None:
+    chain = make_chain()
+    await sync_nodes(engine, chain, NET, now=chain.clock.now())
+    before = node_rows(engine)
+    with pytest.raises(EmptyMetagraphError):
+        await sync_nodes(engine, chain, NET + 1, now=chain.clock.now())
+    assert node_rows(engine) == before
+
+
+# ------------------------------------------------------------------ hotkey replacement
+
+
+async def test_replacement_voids_exactly_the_old_hotkeys_rows(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    chain = make_chain()
+    now = chain.clock.now()
+    await sync_nodes(engine, chain, NET, now=now)
+    n = chain.n
+    record_scores(engine, "geomagnetic", "geo_1", [0.1 * (u + 1) for u in range(n)], now)
+    record_scores(engine, "weather", "final_weather_scores_1", {5: 0.4, 6: 0.6}, now)
+    record_scores(engine, "soil_moisture_region_3", "soil_short", [0.2] * 5, now, n_uids=5)
+    record_scores(engine, "geomagnetic", "geo_other", {3: 0.3, 4: 0.9, 8: 0.2}, now)
+    before_scores = score_arrays(engine)
+
+    periods = current_periods(now)
+    yesterday = previous_period(period_for("daily", now))
+    hotkeys = {u: f"m{u - 3}" for u in range(3, n)}
+    add_stats(engine, [(u, hk, p) for u, hk in hotkeys.items() for p in periods])
+    add_stats(engine, [(5, "m2", yesterday), (6, "m3", yesterday)])
+    # A row already written for the incoming hotkey must survive.
+    add_stats(engine, [(7, "m4-new", previous_period(yesterday))])
+    before_stats = stats_keys(engine)
+
+    chain.replace_hotkey(5, "m2-new", "cm2-new")
+    chain.replace_hotkey(7, "m4-new", "cm4-new")
+    caplog.set_level(logging.INFO, logger="minertrace.validator.node_sync")
+    with statements(engine) as seen:
+        report = await sync_nodes(engine, chain, NET, now=now, cleanup_stale=False)
+
+    assert report.replacements == [
+        HotkeyReplacement(5, "m2", "m2-new"),
+        HotkeyReplacement(7, "m4", "m4-new"),
+    ]
+    # Set-based: one DELETE and one UPDATE cover both UIDs.
+    assert sum(s.startswith("DELETE FROM miner_performance_stats") for s in seen) == 1
+    assert sum(s.startswith("UPDATE score_table") for s in seen) == 1
+
+    removed = {k for k in before_stats if k[0] == 5 and k[1] == "m2"}
+    removed |= {k for k in before_stats if k[0] == 7 and k[1] == "m4"}
+    assert len(removed) == len(periods) * 2 + 1
+    assert stats_keys(engine) == before_stats - removed
+    assert report.stats_rows_deleted == len(removed)
+
+    after_scores = score_arrays(engine)
+    assert set(after_scores) == set(before_scores)
+    touched = 0
+    for task_id, before in before_scores.items():
+        expected = np.asarray(before, dtype=float)
+        in_range = [u for u in (5, 7) if u < expected.size]
+        touched += int(not np.isnan(expected[in_range]).all()) if in_range else 0
+        expected[in_range] = math.nan
+        assert np.array_equal(np.asarray(after_scores[task_id]), expected, equal_nan=True)
+    # geo_1 and the weather row had entries for 5 or 7; geo_other had none; soil_short is
+    # shorter than both UIDs.
+    assert after_scores["soil_short"] == before_scores["soil_short"]
+    assert report.score_rows_voided == touched == 2
+
+    rows = node_rows(engine)
+    assert (rows[5]["hotkey"], rows[5]["coldkey"]) == ("m2-new", "cm2-new")
+    assert (rows[7]["hotkey"], rows[7]["coldkey"]) == ("m4-new", "cm4-new")
+    assert rows[6]["hotkey"] == "m3"
+    logged = [r.getMessage() for r in caplog.records if "hotkey replaced" in r.getMessage()]
+    assert logged == ["uid 5 hotkey replaced: m2 -> m2-new", "uid 7 hotkey replaced: m4 -> m4-new"]
+
+
+async def test_unchanged_metagraph_touches_no_stats_or_scores(engine: Engine) -> None:
+    chain = make_chain()
+    now = chain.clock.now()
+    await sync_nodes(engine, chain, NET, now=now)
+    record_scores(engine, "geomagnetic", "g", [0.5] * chain.n, now)
+    with statements(engine) as seen:
+        report = await sync_nodes(engine, chain, NET, now=now)
+    assert report.replacements == [] and report.score_rows_voided == 0
+    assert not any(s.startswith("UPDATE score_table") for s in seen)
+    assert score_arrays(engine)["g"] == [0.5] * chain.n
+
+
+async def test_vanished_uid_is_voided_and_removed(engine: Engine) -> None:
+    chain = make_chain()
+    now = chain.clock.now()
+    await sync_nodes(engine, chain, NET, now=now)
+    last = chain.n - 1
+    record_scores(engine, "geomagnetic", "g", [0.5] * chain.n, now)
+    add_stats(engine, [(last, "m5", p) for p in current_periods(now)])
+    neurons = await chain.neurons(NET)
+    report = apply_metagraph(engine, neurons[:-1], now=now)
+    assert report.removed_uids == [last]
+    assert report.replacements == [HotkeyReplacement(last, "m5", None)]
+    assert last not in node_rows(engine)
+    assert math.isnan(score_arrays(engine)["g"][last])
+    assert score_arrays(engine)["g"][:last] == [0.5] * last
+    assert not any(k[0] == last for k in stats_keys(engine))
+
+
+async def test_bulk_cleanup_removes_stale_rows(engine: Engine) -> None:
+    chain = make_chain()
+    now = chain.clock.now()
+    await sync_nodes(engine, chain, NET, now=now)
+    daily = period_for("daily", now)
+    add_stats(engine, [(3, "m0", daily), (4, "not-m1", daily), (30, "ghost", daily)])
+    report = await sync_nodes(engine, chain, NET, now=now, cleanup_stale=False)
+    assert report.stale_rows_deleted is None
+    assert len(stats_keys(engine)) == 3
+    report = await sync_nodes(engine, chain, NET, now=now)
+    assert report.stale_rows_deleted == 2
+    assert stats_keys(engine) == {(3, "m0", "daily", daily.start)}
+
+
+# ------------------------------------------------------------------ chain integration
+
+
+def add_submission(
+    engine: Engine,
+    hotkey: str,
+    status: str,
+    *,
+    receipt: SubmissionReceipt | None = None,
+    block: int | None = None,
+    reveal_block: int | None = None,
+    computed_at: datetime,
+) -> int:
+    if receipt is not None:
+        block = receipt.block_number
+        reveal_block = receipt.reveal_block
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                insert(weight_submissions)
+                .values(
+                    validator_hotkey=hotkey,
+                    netuid=NET,
+                    computed_at=computed_at,
+                    n_uids=9,
+                    config={},
+                    score_rows=[],
+                    scalars={},
+                    data_quality={},
+                    weights_produced=True,
+                    rank_based_fallback=False,
+                    status=status,
+                    block_number=block,
+                    block_hash=receipt.block_hash if receipt is not None else None,
+                    reveal_block=reveal_block,
+                )
+                .returning(weight_submissions.c.id)
+            ).scalar_one()
+        )
+
+
+def consensus_blocks(engine: Engine) -> dict[int, int | None]:
+    w = weight_submissions.c
+    with engine.connect() as conn:
+        return dict(conn.execute(select(w.id, w.consensus_block)).all())  # type: ignore[arg-type]
+
+
+async def test_epoch_results_rank_miners_with_ties(engine: Engine) -> None:
+    chain = make_chain()
+    # m0 first; m1 and m2 tied; m4 behind; m3 and m5 get nothing (tied at zero).
+    uids, weights = [3, 4, 5, 7], [65535, 30000, 30000, 9000]
+    for hotkey in ("v0", "v1"):
+        assert (await chain.set_weights(hotkey, NET, uids, weights, 0)).ok
+    epochs = chain.advance(TEMPO)
+    assert epochs
+    now = chain.clock.now()
+    await sync_nodes(engine, chain, NET, now=now)
+    periods = current_periods(now)
+    neurons = await chain.neurons(NET)
+    add_stats(engine, [(n.uid, n.hotkey, p) for n in neurons for p in periods])
+    old_day = previous_period(period_for("daily", now))
+    add_stats(engine, [(3, "m0", old_day)])
+
+    report = await apply_epoch_results(engine, chain, NET, "v0", now)
+    assert report.epoch_block == epochs[-1] == await chain.last_epoch_block(NET)
+    assert report.stats_rows_updated == len(neurons) * len(periods)
+
+    m = miner_performance_stats.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(m.miner_uid, m.period_type, m.incentive, m.consensus_rank, m.consensus_block)
+        ).all()
+    current = {(r.miner_uid, r.period_type): r for r in rows if r.consensus_block is not None}
+    assert len(current) == len(neurons) * len(periods)
+    miners = [n for n in neurons if not n.validator_permit]
+    assert {n.uid for n in miners} == set(range(3, 9))
+    inc = {n.uid: n.incentive for n in neurons}
+    assert inc[4] == inc[5] > 0 and inc[6] == inc[8] == 0 and inc[3] > inc[4] > inc[7] > 0
+    for n in neurons:
+        # RANK(): one more than the number of miners with a strictly higher incentive.
+        expected = (
+            None if n.validator_permit else 1 + sum(o.incentive > n.incentive for o in miners)
+        )
+        for p in periods:
+            row = current[(n.uid, p.period_type)]
+            assert row.incentive == n.incentive
+            assert row.consensus_rank == expected
+            assert row.consensus_block == report.epoch_block
+    ranks = {u: current[(u, "daily")].consensus_rank for u in range(3, 9)}
+    assert ranks == {3: 1, 4: 2, 5: 2, 7: 4, 6: 5, 8: 5}
+    [old] = [r for r in rows if r.consensus_block is None]
+    assert (old.miner_uid, old.incentive, old.consensus_rank) == (3, None, None)
+
+
+async def test_stale_hotkey_rows_get_no_epoch_results(engine: Engine) -> None:
+    chain = make_chain()
+    chain.advance(TEMPO)
+    now = chain.clock.now()
+    await sync_nodes(engine, chain, NET, now=now, cleanup_stale=False)
+    daily = period_for("daily", now)
+    add_stats(engine, [(3, "m0", daily), (4, "someone-else", daily)])
+    report = await apply_epoch_results(engine, chain, NET, "v0", now)
+    assert report.stats_rows_updated == 1
+    m = miner_performance_stats.c
+    with engine.connect() as conn:
+        stale = conn.execute(select(m.consensus_block).where(m.miner_uid == 4)).scalar_one()
+    assert stale is None
+
+
+async def test_consensus_block_marks_the_submission_in_force(engine: Engine) -> None:
+    chain = make_chain()
+    at = chain.clock.now()
+    target = ([3, 4], [65535, 20000])
+    superseded = add_submission(
+        engine,
+        "v0",
+        "verified",
+        receipt=await chain.set_weights("v0", NET, *target, 0),
+        computed_at=at,
+    )
+    chain.advance(3)
+    latest_receipt = await chain.set_weights("v0", NET, *target, 0)
+    in_force = add_submission(engine, "v0", "included", receipt=latest_receipt, computed_at=at)
+    peer = add_submission(
+        engine,
+        "v1",
+        "included",
+        receipt=await chain.set_weights("v1", NET, *target, 0),
+        computed_at=at,
+    )
+    failed = add_submission(engine, "v0", "failed", computed_at=at)
+    orphaned = add_submission(engine, "v0", "orphaned", block=chain.height, computed_at=at)
+    [e1] = chain.advance(TEMPO - chain.height)
+    after_receipt = await chain.set_weights("v0", NET, *target, 0)
+    after = add_submission(engine, "v0", "included", receipt=after_receipt, computed_at=at)
+    assert latest_receipt.block_number is not None and after_receipt.block_number is not None
+    assert latest_receipt.block_number <= e1 < after_receipt.block_number
+
+    report = await apply_epoch_results(engine, chain, NET, "v0", chain.clock.now())
+    assert report.epoch_block == e1
+    assert report.submission_ids == [in_force]
+    expected = {
+        superseded: None,
+        in_force: e1,
+        peer: None,
+        failed: None,
+        orphaned: None,
+        after: None,
+    }
+    assert consensus_blocks(engine) == expected
+    # Idempotent for the same epoch.
+    again = await apply_epoch_results(engine, chain, NET, "v0", chain.clock.now())
+    assert again.submission_ids == []
+    assert consensus_blocks(engine) == expected
+
+    [e2] = chain.advance(TEMPO)
+    report = await apply_epoch_results(engine, chain, NET, "v0", chain.clock.now())
+    assert report.submission_ids == [after]
+    assert consensus_blocks(engine) == {**expected, after: e2}
+    with engine.connect() as conn:
+        delay = conn.execute(
+            text("SELECT consensus_block - block_number FROM weight_submissions WHERE id = :i"),
+            {"i": in_force},
+        ).scalar_one()
+    assert delay == e1 - latest_receipt.block_number
+
+
+async def test_commit_reveal_counts_from_the_reveal(engine: Engine) -> None:
+    chain = make_chain(commit_reveal_enabled=True, reveal_period_epochs=1)
+    at = chain.clock.now()
+    first = await chain.set_weights("v0", NET, [3, 4], [65535, 20000], 0)
+    assert first.reveal_block is not None
+    committed = add_submission(engine, "v0", "committed", receipt=first, computed_at=at)
+    [e1] = chain.advance(TEMPO - chain.height)
+    assert first.reveal_block == e1
+    second = await chain.set_weights("v0", NET, [3, 4], [65535, 40000], 0)
+    later = add_submission(engine, "v0", "committed", receipt=second, computed_at=at)
+    assert second.reveal_block is not None and second.reveal_block > e1
+
+    report = await apply_epoch_results(engine, chain, NET, "v0", chain.clock.now())
+    assert report.submission_ids == [committed]
+    [e2] = chain.advance(TEMPO)
+    assert e2 == second.reveal_block
+    report = await apply_epoch_results(engine, chain, NET, "v0", chain.clock.now())
+    assert report.submission_ids == [later]
+    assert consensus_blocks(engine) == {committed: e1, later: e2}
+
+
+# ------------------------------------------------------------------ forks
+
+
+async def test_reorg_orphans_the_dropped_submission(engine: Engine) -> None:
+    chain = make_chain()
+    at = chain.clock.now()
+    target = ([3, 4], [65535, 20000])
+    kept_receipt = await chain.set_weights("v0", NET, *target, 0)
+    kept = add_submission(engine, "v0", "verified", receipt=kept_receipt, computed_at=at)
+    chain.advance(5)
+    dropped_receipt = await chain.set_weights("v0", NET, *target, 0)
+    dropped = add_submission(engine, "v0", "included", receipt=dropped_receipt, computed_at=at)
+    peer = add_submission(
+        engine,
+        "v1",
+        "included",
+        receipt=await chain.set_weights("v1", NET, *target, 0),
+        computed_at=at,
+    )
+    failed = add_submission(engine, "v0", "failed", computed_at=at)
+    chain.advance(1)
+    assert await detect_orphans(engine, chain, "v0") == []
+
+    assert dropped_receipt.block_number is not None
+    chain.reorg(chain.height - dropped_receipt.block_number + 1)
+    assert await chain.block_hash(dropped_receipt.block_number) != dropped_receipt.block_hash
+
+    assert await detect_orphans(engine, chain, "v0") == [dropped]
+    w = weight_submissions.c
+    with engine.connect() as conn:
+        status = dict(conn.execute(select(w.id, w.status)).all())  # type: ignore[arg-type]
+        error = conn.execute(select(w.error).where(w.id == dropped)).scalar_one()
+    assert status == {kept: "verified", dropped: "orphaned", peer: "included", failed: "failed"}
+    assert "no longer on the best chain" in error
+    # Already orphaned rows are not reported again; the peer's own check finds its row.
+    assert await detect_orphans(engine, chain, "v0") == []
+    assert await detect_orphans(engine, chain, "v1") == [peer]
