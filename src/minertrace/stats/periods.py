@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Literal, cast, get_args
+from typing import Literal, get_args
 
 PeriodType = Literal["daily", "weekly", "monthly", "all_time"]
 PERIOD_TYPES: tuple[PeriodType, ...] = get_args(PeriodType)
@@ -48,7 +48,7 @@ def _check_type(period_type: str) -> PeriodType:
         raise ValueError(
             f"unknown period type {period_type!r}; expected one of {', '.join(PERIOD_TYPES)}"
         )
-    return cast(PeriodType, period_type)
+    return period_type
 
 
 def period_for(period_type: str, at: datetime) -> Period:
