@@ -12,6 +12,7 @@ from minertrace.db.tables import node_table, score_table
 from minertrace.validator.reads import (
     read_active_validators,
     read_cycle_inputs,
+    read_cycle_inputs_async,
     read_geomagnetic_rows,
     read_nodes,
     read_soil_rows,
@@ -218,3 +219,11 @@ def test_cycle_inputs_in_one_snapshot(engine: Engine) -> None:
     assert reads.active_validator_uids == [2, 3]
     reads = read_cycle_inputs(engine, NOW, 2000, geomagnetic_window=timedelta(hours=2))
     assert reads.geomagnetic == []
+
+
+async def test_cycle_inputs_async(engine: Engine) -> None:
+    _nodes(engine)
+    _insert(engine, [("geomagnetic", "g", NOW - timedelta(hours=1))])
+    reads = await read_cycle_inputs_async(engine, NOW, 2000, validator_window_blocks=10)
+    assert [r.task_id for r in reads.geomagnetic] == ["g"]
+    assert reads.active_validator_uids == [2]
