@@ -88,7 +88,7 @@ def main() -> None:
     full = WeightConfig()
     lean = replace(full, enable_detailed_pathways=False)
     print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"machine: {_cpu_model()}, {os.cpu_count()} cpus, "
         f"Python {platform.python_version()}, numpy {np.__version__}"
     )
     print(f"rows per UID: {ROWS}; median of {args.repeat} runs")
