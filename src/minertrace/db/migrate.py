@@ -160,7 +160,8 @@ _MANAGED = ("node_table", "score_table", "miner_performance_stats")
 
 
 def _expected_type(table: Table, column: str) -> str:
-    compiled = table.c[column].type.compile(dialect=postgresql.dialect()).lower()
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    compiled = table.c[column].type.compile(dialect=dialect).lower()
     return compiled.replace("varchar", "character varying").replace("float", "double precision")
 
 

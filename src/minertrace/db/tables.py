@@ -8,6 +8,8 @@ this metadata (a test runs the autogenerate comparison).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -131,7 +133,7 @@ def _float(name: str, what: str) -> Column[float]:
     return Column(name, Double, comment=what)
 
 
-def _task_columns(task: str, label: str) -> list[Column[object]]:
+def _task_columns(task: str, label: str) -> list[Column[Any]]:
     return [
         _count(f"{task}_tasks_attempted", f"{label} runs with an entry for the miner."),
         _count(f"{task}_tasks_completed", f"{label} entries > 0."),

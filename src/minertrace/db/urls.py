@@ -79,6 +79,7 @@ def async_url(url: str | URL) -> URL:
 def password_of(url: str | URL) -> str | None:
     """The URL's password, to be scrubbed from error messages (None when unparsable)."""
     try:
-        return parse_url(url).password  # type: ignore[return-value]
+        password = parse_url(url).password
+        return None if password is None else str(password)
     except InvalidDatabaseURLError:
         return None
