@@ -108,7 +108,9 @@ def make_population(
         end -= size
         cluster[members] = c
         farm_skill = rng.beta(3.0, 2.0)
-        skill[members] = np.clip(farm_skill + 0.03 * rng.standard_normal((size, len(TASKS))), 0.02, 0.98)
+        skill[members] = np.clip(
+            farm_skill + 0.03 * rng.standard_normal((size, len(TASKS))), 0.02, 0.98
+        )
         participates[members] = True
         for m in members.tolist():
             coldkeys[m] = f"{prefix}-farm-{c}"
@@ -116,7 +118,7 @@ def make_population(
     fail_rate = rng.uniform(0.0, 0.08, n)
     dropout_at = np.full(n, np.inf)
     independent = np.flatnonzero(cluster < 0)
-    n_drop = min(len(independent), int(round(DROPOUT_SHARE * n)))
+    n_drop = min(len(independent), round(DROPOUT_SHARE * n))
     if n_drop:
         leaving = rng.choice(independent, size=n_drop, replace=False)
         dropout_at[leaving] = rng.uniform(0.2, 0.8, n_drop) * duration_seconds

@@ -133,9 +133,7 @@ class SimulatedSubnet:
         )
         chain.register(p.validator_hotkey, f"{p.validator_hotkey}-coldkey", VALIDATOR_STAKE)
         first_miner = chain.n + p.n_validators
-        cluster_uids = [
-            first_miner + i for i in np.flatnonzero(population.cluster == 0).tolist()
-        ]
+        cluster_uids = [first_miner + i for i in np.flatnonzero(population.cluster == 0).tolist()]
         for i in range(p.n_validators):
             kind = PEER_KINDS[i % len(PEER_KINDS)]
             targets = cluster_uids if kind is PeerKind.SELF_DEALER else ()
@@ -272,7 +270,9 @@ class SimulatedSubnet:
 
     # ---------------------------------------------------------------- events
 
-    def schedule(self, at_seconds: float, description: str, action: Callable[[datetime], str]) -> None:
+    def schedule(
+        self, at_seconds: float, description: str, action: Callable[[datetime], str]
+    ) -> None:
         """Run `action(now)` at the first step at least `at_seconds` after the start."""
         self._events.append(SimEvent(at_seconds, description, action))
 

@@ -61,7 +61,9 @@ def _aligned(start: datetime, every: timedelta, offset: timedelta) -> datetime:
     return t
 
 
-def _grid(start: datetime, end: datetime, every: timedelta, offset: timedelta) -> Iterator[datetime]:
+def _grid(
+    start: datetime, end: datetime, every: timedelta, offset: timedelta
+) -> Iterator[datetime]:
     t = _aligned(start, every, offset)
     while t < end:
         yield t
