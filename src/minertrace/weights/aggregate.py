@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from minertrace.weights.config import WeightConfig
-from minertrace.weights.numerics import pairwise_sum_rows
+from minertrace.weights.numerics import pairwise_sum_selected
 
 F64 = NDArray[np.float64]
 _LN2 = 0.6931471805599453
@@ -46,8 +46,9 @@ def geomagnetic_scores(rows: NDArray[np.float64], n_uids: int) -> F64:
     count = rows.shape[0]
     if count == 0:
         return np.zeros(n_uids)
+    # Reducing along the contiguous axis runs np.sum's pairwise kernel once per UID.
     filled = np.ascontiguousarray(np.where(np.isnan(rows), 0.0, rows).T)
-    totals = pairwise_sum_rows(filled, np.full(n_uids, count, dtype=np.intp))
+    totals = np.add.reduce(filled, axis=1)
     return np.asarray(totals / count, dtype=np.float64)
 
 
@@ -71,21 +72,13 @@ def soil_scores(
     rate = _LN2 / config.soil_half_life_days
     decay = np.exp(-(ages_days * rate))
     w32 = decay.astype(np.float32)
-    s32 = np.where(np.isnan(rows), 0.0, rows).astype(np.float32)
-    products = s32 * w32[:, None]
-
-    # Compact each UID's selected rows to the front, keeping row order, so one vectorised
-    # pairwise sum over variable lengths reproduces np.sum over exactly those rows.
-    # np.nonzero walks UID-major, so each UID's rows come out consecutive and in row order.
-    uid_idx, row_idx = np.nonzero(np.ascontiguousarray((s32 != 0).T))
-    counts = np.bincount(uid_idx, minlength=n_uids).astype(np.intp)
-    first = np.cumsum(counts) - counts
-    slot = np.arange(uid_idx.size) - first[uid_idx]
-    packed = np.zeros((2 * n_uids, count), dtype=np.float32)
-    packed[uid_idx, slot] = w32[row_idx]
-    packed[n_uids + uid_idx, slot] = products[row_idx, uid_idx]
-    sums = pairwise_sum_rows(packed, np.concatenate([counts, counts]))
-    wsum, psum = sums[:n_uids], sums[n_uids:]
+    # UID-major, so that each UID's rows are contiguous and in list order.
+    s32 = np.ascontiguousarray(rows.T, dtype=np.float32)
+    s32[np.isnan(s32)] = 0.0
+    selected = s32 != 0
+    counts = np.count_nonzero(selected, axis=1).astype(np.intp)
+    wsum = pairwise_sum_selected(np.broadcast_to(w32, s32.shape), selected)
+    psum = pairwise_sum_selected(s32 * w32, selected)
 
     ok = (counts > 0) & (wsum > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
