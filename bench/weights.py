@@ -2,7 +2,9 @@
 
 256 / 1,024 / 4,096 UIDs, each with 100 weather, 24 geomagnetic and 200 soil rows, with and
 without detailed pathways, from score rows given as Python lists (what a DB driver returns)
-and as float64 numpy arrays. Run: `.venv/bin/python bench/weights.py [--repeat N]`.
+and as float64 numpy arrays. Per-miner records are built on first access of `trace.miners`;
+their cost is timed separately and shown in the last two columns.
+Run: `.venv/bin/python bench/weights.py [--repeat N]`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import platform
 import statistics
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -55,19 +57,40 @@ def synthetic_inputs(n_uids: int, as_lists: bool, seed: int = 7) -> CycleInputs:
     )
 
 
-def medians_ms(inputs: CycleInputs, configs: list[WeightConfig], repeat: int) -> list[float]:
-    """Median per config; runs are interleaved so that load from other processes hits all."""
-    for config in configs:
+def medians_ms(inputs: CycleInputs, full: WeightConfig, lean: WeightConfig, repeat: int) -> Timing:
+    """Medians in ms; the three measurements are interleaved so that load from other
+    processes hits them alike. Records are materialised right after their cycle."""
+    for config in (full, lean):
         compute_cycle(inputs, config)
-    times: list[list[float]] = [[] for _ in configs]
+    cycle: list[float] = []
+    records: list[float] = []
+    lean_t: list[float] = []
     for _ in range(repeat):
-        for i, config in enumerate(configs):
-            t0 = time.perf_counter()
-            trace = compute_cycle(inputs, config)
-            if config.enable_detailed_pathways:
-                assert trace.miners is not None
-            times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) * 1e3 for t in times]
+        t0 = time.perf_counter()
+        trace = compute_cycle(inputs, full)
+        t1 = time.perf_counter()
+        miners = trace.miners
+        t2 = time.perf_counter()
+        assert miners
+        compute_cycle(inputs, lean)
+        t3 = time.perf_counter()
+        cycle.append(t1 - t0)
+        records.append(t2 - t1)
+        lean_t.append(t3 - t2)
+    return Timing(
+        trace=statistics.median(cycle) * 1e3,
+        lean=statistics.median(lean_t) * 1e3,
+        records=statistics.median(records) * 1e3,
+    )
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Median milliseconds of one benchmark row."""
+
+    trace: float
+    lean: float
+    records: float
 
 
 def _cpu_model() -> str:
@@ -92,17 +115,31 @@ def main() -> None:
         f"Python {platform.python_version()}, numpy {np.__version__}"
     )
     print(f"rows per UID: {ROWS}; median of {args.repeat} runs")
-    header = f"{'UIDs':>6} {'input':>7} {'trace ms':>9} {'no-trace ms':>12} {'trace cost':>10}"
+    header = (
+        f"{'UIDs':>6} {'input':>7} {'trace ms':>9} {'no-trace ms':>12} {'trace cost':>10} "
+        f"{'records ms':>11} {'+ records':>10}"
+    )
     print(header)
     print("-" * len(header))
     for n_uids in (256, 1024, 4096):
         for as_lists in (False, True):
             inputs = synthetic_inputs(n_uids, as_lists)
             repeat = max(5, args.repeat // (n_uids // 256))
-            with_trace, without = medians_ms(inputs, [full, lean], repeat)
-            cost = (with_trace - without) / without * 100
+            t = medians_ms(inputs, full, lean, repeat)
+            cost = (t.trace - t.lean) / t.lean * 100
+            with_records = (t.trace + t.records - t.lean) / t.lean * 100
             kind = "lists" if as_lists else "arrays"
-            print(f"{n_uids:>6} {kind:>7} {with_trace:>9.2f} {without:>12.2f} {cost:>9.1f}%")
+            print(
+                f"{n_uids:>6} {kind:>7} {t.trace:>9.2f} {t.lean:>12.2f} {cost:>9.1f}% "
+                f"{t.records:>11.2f} {with_records:>9.1f}%"
+            )
+    print(
+        "trace cost: compute_cycle with detailed pathways vs without; records ms: materialising "
+        "trace.miners\n(built on first access); + records: the trace cost including them."
+    )
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    if load is not None:
+        print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":

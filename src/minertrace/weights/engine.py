@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from minertrace.weights.aggregate import (
     geomagnetic_scores,
@@ -14,12 +12,12 @@ from minertrace.weights.aggregate import (
     soil_scores,
     weather_scores,
 )
-from minertrace.weights.config import TASKS, WeightConfig
+from minertrace.weights.config import WeightConfig
 from minertrace.weights.inputs import CycleInputs, ScoreRow
 from minertrace.weights.parse import DataQuality, parse_rows
-from minertrace.weights.pathways import PATHWAY_LABELS, Pathways, compute_pathways
+from minertrace.weights.pathways import compute_pathways
 from minertrace.weights.submission import Submission, prepare_submission
-from minertrace.weights.trace import CycleTrace, MinerRecord
+from minertrace.weights.trace import CycleTrace
 from minertrace.weights.transforms import coldkey_smoothing, transform
 
 logger = logging.getLogger(__name__)
@@ -75,7 +73,6 @@ def _compute(inputs: CycleInputs, cfg: WeightConfig) -> CycleTrace:
     else:
         logger.info("no weights this cycle: %s", tr.reason)
 
-    miners = _records(paths, raw, tr.final, sub) if cfg.enable_detailed_pathways else None
     empty_i = np.zeros(0, dtype=np.int64)
     empty_f = np.zeros(0)
     return CycleTrace(
@@ -124,7 +121,6 @@ def _compute(inputs: CycleInputs, cfg: WeightConfig) -> CycleTrace:
         encoding_error=sub.encoding_error if sub else f"no weights produced: {tr.reason}",
         max_weight_limit=float(inputs.max_weight_limit),
         min_allowed_weights=int(inputs.min_allowed_weights),
-        miners=miners,
         quality=dq.as_dict(),
         rows_used=_rows_used(weather_rows, geo_rows, soil_rows),
     )
@@ -132,73 +128,3 @@ def _compute(inputs: CycleInputs, cfg: WeightConfig) -> CycleTrace:
 
 def _rows_used(*groups: list[ScoreRow]) -> list[ScoreRow]:
     return [r for rows in groups for r in rows]
-
-
-def _column(values: NDArray[Any], uids: NDArray[np.intp]) -> list[Any]:
-    return list(values[uids].tolist())
-
-
-def _records(
-    paths: Pathways,
-    raw: NDArray[np.float64],
-    final: NDArray[np.float64] | None,
-    sub: Submission | None,
-) -> dict[int, MinerRecord]:
-    """Per-miner records for every UID with a present task.
-
-    The arithmetic is done on whole vectors above; this only materialises per-miner objects,
-    which is why it is the one place that iterates over miners (skipped with detailed
-    pathways off).
-    """
-    uids = np.flatnonzero(paths.has_record)
-    st = [paths.tasks[t] for t in TASKS]
-    present = [_column(s.present, uids) for s in st]
-    score = [_column(s.score, uids) for s in st]
-    rank = [_column(s.rank, uids) for s in st]
-    contrib = [_column(s.contribution, uids) for s in st]
-    qualified = [_column(s.qualified, uids) for s in st]
-    raw_l = _column(raw, uids)
-    exc = _column(paths.excellence, uids)
-    div = _column(paths.diversity, uids)
-    bonus = _column(paths.multi_task_bonus, uids)
-    active = _column(paths.num_active_tasks, uids)
-    label = _column(paths.pathway, uids)
-    fin = _column(final, uids) if final is not None else None
-    subm = _column(sub.per_uid, uids) if sub is not None else None
-    u16 = _column(sub.u16_per_uid, uids) if sub is not None else None
-
-    out: dict[int, MinerRecord] = {}
-    for i, uid in enumerate(uids.tolist()):
-        here = [k for k in range(len(TASKS)) if present[k][i]]
-        ranks = {TASKS[k]: rank[k][i] for k in here}
-        contribs = {TASKS[k]: contrib[k][i] for k in here}
-        q_tasks = [TASKS[k] for k in here if qualified[k][i]]
-        details = {
-            "weather_score": score[0][i] if present[0][i] else None,
-            "geomagnetic_score": score[1][i] if present[1][i] else None,
-            "soil_score": score[2][i] if present[2][i] else None,
-            "percentile_ranks": ranks,
-            "excellence_qualified_tasks": q_tasks,
-            "diversity_contributions": contribs,
-            "multi_task_bonus": bonus[i],
-            "num_active_tasks": active[i],
-        }
-        out[uid] = MinerRecord(
-            raw_calculated_weight=raw_l[i],
-            excellence_weight=exc[i],
-            diversity_weight=div[i],
-            scoring_pathway=PATHWAY_LABELS[label[i]],
-            pathway_details=details,
-            weather_weight_contribution=contrib[0][i],
-            geomagnetic_weight_contribution=contrib[1][i],
-            soil_weight_contribution=contrib[2][i],
-            multi_task_bonus=bonus[i],
-            percentile_rank_weather=ranks.get("weather"),
-            percentile_rank_geomagnetic=ranks.get("geomagnetic"),
-            percentile_rank_soil=ranks.get("soil"),
-            excellence_qualified_tasks=list(q_tasks),
-            submitted_weight=subm[i] if subm is not None else None,
-            final_weight=fin[i] if fin is not None else None,
-            u16=u16[i] if u16 is not None else None,
-        )
-    return out

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -12,55 +13,10 @@ from numpy.typing import NDArray
 from minertrace.weights.config import TASKS, WeightConfig
 from minertrace.weights.inputs import ScoreRow
 from minertrace.weights.pathways import PATHWAY_LABELS, TaskStage
+from minertrace.weights.records import MinerRecord, build_records
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
-
-
-@dataclass(slots=True)
-class MinerRecord:
-    """One miner's view of the cycle: the plan's fields plus ``final_weight`` and ``u16``.
-
-    ``final_weight``, ``submitted_weight`` and ``u16`` are None when no weights were produced
-    (D2); ``percentile_rank_*`` is None for an absent task.
-    """
-
-    raw_calculated_weight: float
-    excellence_weight: float
-    diversity_weight: float
-    scoring_pathway: str
-    pathway_details: dict[str, Any]
-    weather_weight_contribution: float
-    geomagnetic_weight_contribution: float
-    soil_weight_contribution: float
-    multi_task_bonus: float
-    percentile_rank_weather: float | None
-    percentile_rank_geomagnetic: float | None
-    percentile_rank_soil: float | None
-    excellence_qualified_tasks: list[str]
-    submitted_weight: float | None
-    final_weight: float | None
-    u16: int | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every field as a JSON-safe dict."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def conformance_dict(self) -> dict[str, Any]:
-        """Exactly the record keys of the conformance format (`minertrace-weights/1`)."""
-        return {
-            "raw_calculated_weight": self.raw_calculated_weight,
-            "excellence_weight": self.excellence_weight,
-            "diversity_weight": self.diversity_weight,
-            "scoring_pathway": self.scoring_pathway,
-            "pathway_details": self.pathway_details,
-            "weather_weight_contribution": self.weather_weight_contribution,
-            "geomagnetic_weight_contribution": self.geomagnetic_weight_contribution,
-            "soil_weight_contribution": self.soil_weight_contribution,
-            "multi_task_bonus": self.multi_task_bonus,
-            "final_weight": self.final_weight,
-            "submitted_weight": self.submitted_weight,
-        }
 
 
 @dataclass(frozen=True)
@@ -71,7 +27,7 @@ class CycleTrace:
     no weights were produced (``no_weights_reason`` says why); the pathway values and records
     are kept (D2). ``submitted_uids`` / ``submitted_weights`` / ``chain_weights`` /
     ``submitted_u16`` are aligned (registered UIDs, ascending); ``emit_uids`` / ``emit_u16`` are
-    what goes on chain (zeros dropped).
+    what goes on chain (zeros dropped). ``miners`` is built from these vectors on first access.
     """
 
     config: WeightConfig
@@ -119,9 +75,32 @@ class CycleTrace:
     encoding_error: str | None
     max_weight_limit: float
     min_allowed_weights: int
-    miners: dict[int, MinerRecord] | None
     quality: dict[str, int]
     rows_used: list[ScoreRow]
+
+    @cached_property
+    def miners(self) -> dict[int, MinerRecord] | None:
+        """Per-miner records keyed by UID (every UID with a present task), or None when
+        ``config.enable_detailed_pathways`` is off.
+
+        Built from the trace's vectors on first access and then kept: the weights and the
+        submission never wait for them.
+        """
+        if not self.config.enable_detailed_pathways:
+            return None
+        return build_records(
+            self.tasks,
+            self.has_record,
+            self.raw_weight,
+            self.excellence,
+            self.diversity,
+            self.multi_task_bonus,
+            self.num_active_tasks,
+            self.pathway,
+            self.final,
+            self.submitted,
+            self.u16,
+        )
 
     @property
     def weather(self) -> TaskStage:
