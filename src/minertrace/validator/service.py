@@ -1,0 +1,354 @@
+"""`Service`: the validator's loops on one clock — cycles, node sync, epochs, stats, retention.
+
+One asyncio task runs everything in a fixed order, so the steps never race each other for
+the database or the chain, and a simulated clock (LocalChain's, where sleeping produces
+blocks) runs the subnet at full speed. Each pass of the loop:
+
+1. the extra jobs that are due (the simulator writing score rows, in the demo);
+2. epoch check: when `chain.last_epoch_block` has moved, a node sync right away, then
+   `apply_epoch_results` (with `enable_chain_integration`) and `detect_orphans`;
+3. node sync when `node_sync_interval_seconds` have passed (also followed by detect_orphans);
+4. a weight cycle (`run_cycle`) every `cycle_interval_seconds`, only while this process holds
+   the hotkey's advisory lock;
+5. the period statistics refresh every `stats_refresh_interval_seconds`;
+6. retention every `cleanup_frequency_hours`;
+7. `flush` of the trace queue and `verify_pending` (commit-reveal read-backs);
+
+then it sleeps until the earliest of the next due job and the next epoch block. Node sync,
+stats, retention, flush and epoch failures are logged and counted and never stop the loop or
+a cycle. `stop()` (wired to SIGINT/SIGTERM by `install_signal_handlers`) ends the loop after
+the current step; a second signal cancels the step in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from minertrace.chain.types import Chain
+from minertrace.clock import Clock
+from minertrace.config import Settings
+from minertrace.stats.refresh import refresh_all
+from minertrace.stats.retention import cleanup
+from minertrace.validator.chain_integration import apply_epoch_results
+from minertrace.validator.cycle import CycleContext, CycleResult, flush, run_cycle, verify_pending
+from minertrace.validator.forks import detect_orphans
+from minertrace.validator.lock import HotkeyLock, LockHeldError, held_message
+from minertrace.validator.node_sync import sync_nodes
+from minertrace.weights import WeightConfig
+
+logger = logging.getLogger(__name__)
+
+BLOCK_SECONDS = 12.0
+
+JobAction = Callable[[datetime], Awaitable[object]]
+
+
+@dataclass
+class Job:
+    """A step the loop runs every `interval` seconds of clock time."""
+
+    name: str
+    interval: float
+    action: JobAction
+    next_due: datetime | None = None
+    """None = due at the first pass."""
+
+    def due(self, now: datetime) -> bool:
+        """Whether the job should run at `now`."""
+        return self.next_due is None or now >= self.next_due
+
+
+@dataclass
+class ServiceCounters:
+    """What the loop did, by step: runs and failures (a failure never stops the loop)."""
+
+    runs: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    cycle_statuses: Counter[str] = field(default_factory=Counter)
+    epochs: list[int] = field(default_factory=list)
+    """Epoch blocks the service noticed (and synced after)."""
+    skipped_cycles_no_lock: int = 0
+
+    def snapshot(self) -> dict[str, object]:
+        """Plain-dict view for logs."""
+        return {
+            "runs": dict(self.runs),
+            "failures": dict(self.failures),
+            "cycle_statuses": dict(self.cycle_statuses),
+            "epochs": len(self.epochs),
+            "skipped_cycles_no_lock": self.skipped_cycles_no_lock,
+        }
+
+
+class Service:
+    """The validator service for one hotkey on one subnet (see the module doc).
+
+    `engine` is the sync Engine of the minertrace database; the caller owns it (and the
+    `Database`) and closes it after `run` returns. `extra_jobs` run first in each pass, in
+    order (the demo's simulator). `progress(now)` is called after each pass.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        chain: Chain,
+        clock: Clock,
+        settings: Settings,
+        validator_hotkey: str,
+        netuid: int | None = None,
+        weight_config: WeightConfig | None = None,
+        extra_jobs: Sequence[Job] = (),
+        progress: Callable[[datetime], None] | None = None,
+        block_seconds: float = BLOCK_SECONDS,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.clock = clock
+        self.settings = settings
+        self.validator_hotkey = validator_hotkey
+        self.netuid = settings.netuid if netuid is None else netuid
+        self.block_seconds = block_seconds
+        self.log = log or logger
+        self.ctx = CycleContext(
+            engine=engine,
+            chain=chain,
+            clock=clock,
+            validator_hotkey=validator_hotkey,
+            settings=settings,
+            netuid=self.netuid,
+            weight_config=weight_config,
+            block_seconds=block_seconds,
+            log=self.log,
+        )
+        self.lock = HotkeyLock(engine, validator_hotkey)
+        self.counters = ServiceCounters()
+        self.last_result: CycleResult | None = None
+        self.extra_jobs = list(extra_jobs)
+        self.jobs = {
+            "node_sync": Job("node_sync", settings.node_sync_interval_seconds, self._node_sync),
+            "cycle": Job("cycle", settings.cycle_interval_seconds, self._cycle),
+            "stats": Job("stats", settings.stats_refresh_interval_seconds, self._stats),
+            "retention": Job(
+                "retention", settings.cleanup_frequency_hours * 3600.0, self._retention
+            ),
+        }
+        self._progress = progress
+        self._stop = asyncio.Event()
+        self._stop_reason: str | None = None
+        self._last_epoch_block: int | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._signals = 0
+        self._started = False
+
+    # ---------------------------------------------------------------- control
+
+    @property
+    def stopping(self) -> bool:
+        """True once `stop()` was called."""
+        return self._stop.is_set()
+
+    def stop(self, reason: str = "stop requested") -> None:
+        """End the loop after the current step (safe to call from a signal handler)."""
+        if not self._stop.is_set():
+            self.log.info("stopping after the current step: %s", reason)
+            self._stop_reason = reason
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGINT/SIGTERM: the first stops after the current step, the second cancels it."""
+        loop = asyncio.get_running_loop()
+
+        def handle(signame: str) -> None:
+            self._signals += 1
+            if self._signals == 1:
+                self.stop(f"received {signame}")
+            elif self._task is not None:
+                self.log.warning("second %s: cancelling the current step", signame)
+                self._task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, handle, sig.name)
+            except (NotImplementedError, RuntimeError):
+                self.log.debug("signal handlers are not supported here")
+
+    async def start(self) -> None:
+        """Take the hotkey's advisory lock; raises `LockHeldError` if another process has it."""
+        if self._started:
+            return
+        got = await asyncio.to_thread(self.lock.acquire)
+        if not got:
+            raise LockHeldError(held_message(self.validator_hotkey))
+        self._started = True
+
+    async def close(self) -> None:
+        """Last flush of the trace queue (best effort), then release the lock."""
+        if not self._started:
+            return
+        await self._guard("flush", lambda: flush(self.ctx))
+        await asyncio.to_thread(self.lock.release)
+        self._started = False
+
+    async def run(self, until: datetime | None = None) -> ServiceCounters:
+        """Run the loop until `stop()` (or until the clock reaches `until`); then close.
+
+        Raises `LockHeldError` before doing anything when another process holds the lock.
+        """
+        await self.start()
+        self._task = asyncio.current_task()
+        try:
+            while not self.stopping:
+                now = self.clock.now()
+                if until is not None and now >= until:
+                    break
+                await self._pass(now)
+                if self._progress is not None:
+                    self._progress(self.clock.now())
+                if self.stopping:
+                    break
+                await self._sleep_until(await self._next_wakeup(until))
+        finally:
+            self._task = None
+            await self.close()
+        self.log.info(
+            "service stopped (%s): %s", self._stop_reason or "end of run", self.counters.snapshot()
+        )
+        return self.counters
+
+    # ---------------------------------------------------------------- the loop
+
+    async def _pass(self, now: datetime) -> None:
+        for job in self.extra_jobs:
+            if job.due(now) and not self.stopping:
+                await self._run_job(job, now)
+        await self._check_epoch()
+        for name in ("node_sync", "cycle", "stats", "retention"):
+            job = self.jobs[name]
+            if self.stopping:
+                return
+            now = self.clock.now()
+            if job.due(now):
+                await self._run_job(job, now)
+        await self._guard("flush", lambda: flush(self.ctx))
+        await self._guard("verify", lambda: verify_pending(self.ctx))
+
+    async def _run_job(self, job: Job, now: datetime) -> None:
+        job.next_due = now + timedelta(seconds=job.interval)
+        await self._guard(job.name, lambda: job.action(now))
+
+    async def _guard(self, name: str, step: Callable[[], Awaitable[object]]) -> object:
+        """Run one step; an exception is logged and counted, never propagated."""
+        try:
+            result = await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.counters.failures[name] += 1
+            self.log.exception("%s failed; the service goes on", name)
+            return None
+        self.counters.runs[name] += 1
+        return result
+
+    async def _next_wakeup(self, until: datetime | None) -> datetime:
+        candidates = [j.next_due for j in (*self.jobs.values(), *self.extra_jobs)]
+        due = [t for t in candidates if t is not None]
+        now = self.clock.now()
+        try:
+            height = await self.chain.current_block()
+            next_epoch = await self.chain.next_epoch_block(self.netuid)
+            due.append(now + timedelta(seconds=max(1, next_epoch - height) * self.block_seconds))
+        except Exception:
+            self.log.debug("next epoch unknown; waking on the job schedule only", exc_info=True)
+        if until is not None:
+            due.append(until)
+        return min(due) if due else now + timedelta(seconds=self.block_seconds)
+
+    async def _sleep_until(self, when: datetime) -> None:
+        seconds = (when - self.clock.now()).total_seconds()
+        if seconds <= 0:
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in (sleeper, stopper):
+                if not fut.done():
+                    fut.cancel()
+            await asyncio.gather(sleeper, stopper, return_exceptions=True)
+
+    # ---------------------------------------------------------------- steps
+
+    async def _check_epoch(self) -> None:
+        try:
+            block = await self.chain.last_epoch_block(self.netuid)
+        except Exception:
+            self.counters.failures["epoch_check"] += 1
+            self.log.exception("cannot read the last epoch block")
+            return
+        if block == self._last_epoch_block or block <= 0:
+            self._last_epoch_block = block
+            return
+        self._last_epoch_block = block
+        self.counters.epochs.append(block)
+        now = self.clock.now()
+        sync = self.jobs["node_sync"]
+        sync.next_due = now + timedelta(seconds=sync.interval)
+        synced = await self._guard("node_sync", lambda: self._node_sync(now))
+        if synced is None:
+            return
+        if self.settings.enable_chain_integration:
+            await self._guard(
+                "epoch_results",
+                lambda: apply_epoch_results(
+                    self.engine,
+                    self.chain,
+                    self.netuid,
+                    self.validator_hotkey,
+                    now,
+                    epoch_block=block,
+                    log=self.log,
+                ),
+            )
+
+    async def _node_sync(self, now: datetime) -> object:
+        report = await sync_nodes(self.engine, self.chain, self.netuid, now=now, log=self.log)
+        await self._guard(
+            "orphans",
+            lambda: detect_orphans(
+                self.engine, self.chain, self.validator_hotkey, netuid=self.netuid, log=self.log
+            ),
+        )
+        return report
+
+    async def _cycle(self, now: datetime) -> object:
+        if not await asyncio.to_thread(self.lock.ensure):
+            self.counters.skipped_cycles_no_lock += 1
+            self.log.error("weight cycle skipped: %s", held_message(self.validator_hotkey))
+            return None
+        result = await run_cycle(self.ctx)
+        self.last_result = result
+        self.counters.cycle_statuses[result.status] += 1
+        self.log.info(
+            "cycle %s: %s%s",
+            result.submission_id,
+            result.status,
+            f" ({result.reason})" if result.reason else "",
+        )
+        return result
+
+    async def _stats(self, now: datetime) -> object:
+        return await asyncio.to_thread(refresh_all, self.engine, now)
+
+    async def _retention(self, now: datetime) -> object:
+        return await asyncio.to_thread(cleanup, self.engine, now, self.settings.retention_days)
