@@ -1,0 +1,247 @@
+"""`explain`: the path from a miner's score rows to its weight, and why a weight is zero."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from minertrace.chain.local import LocalChain
+from minertrace.chain.types import ChainError
+from minertrace.cli import app
+from minertrace.config import load_settings
+from minertrace.validator.chain_integration import apply_epoch_results
+from minertrace.validator.cycle import CycleContext, CycleResult, run_cycle
+from minertrace.validator.explain import UnknownUidError, explain
+from minertrace.validator.ingest import record_scores
+from minertrace.validator.node_sync import sync_nodes
+
+VALIDATOR = "validator-hk"
+N_GOOD = 14
+FARM = 10
+
+
+class Subnet:
+    """owner 0, validator 1, 14 scored miners, a 10-hotkey farm, an idle miner, a tiny one."""
+
+    def __init__(self) -> None:
+        self.chain = LocalChain(max_uids=64, seed=3)
+        self.chain.register(VALIDATOR, "validator-ck", 1000.0)
+        self.good = self.chain.register_many(
+            [f"good-{i}" for i in range(N_GOOD)], [f"good-ck-{i}" for i in range(N_GOOD)]
+        )
+        self.farm = self.chain.register_many([f"farm-{i}" for i in range(FARM)], ["farm-ck"] * FARM)
+        self.idle = self.chain.register("idle", "idle-ck")
+        self.tiny = self.chain.register("tiny", "tiny-ck")
+        self.chain.refresh_permits()
+
+    def write_scores(self, engine: Engine) -> None:
+        now = self.chain.clock.now()
+        n = self.chain.n
+        rng = np.random.default_rng(0)
+        scores = np.full(n, np.nan)
+        scores[self.good] = np.linspace(0.5, 0.95, N_GOOD)
+        scores[self.farm] = 0.9
+        scores[self.tiny] = 0.0004
+        geo = np.where(
+            np.isnan(scores), np.nan, np.clip(scores + 0.02 * rng.standard_normal(n), 0, 1)
+        )
+        geo[self.tiny] = np.nan
+        with engine.begin() as conn:
+            record_scores(
+                conn,
+                "weather",
+                "final_weather_scores_1",
+                scores,
+                now - timedelta(hours=2),
+                "completed",
+                n_uids=n,
+            )
+            record_scores(
+                conn, "geomagnetic", "g1", geo, now - timedelta(hours=1), "completed", n_uids=n
+            )
+            record_scores(
+                conn,
+                "soil_moisture_region_0",
+                "s1",
+                geo,
+                now - timedelta(hours=1),
+                "completed",
+                n_uids=n,
+            )
+
+    async def cycle(self, engine: Engine, url: str, **settings: Any) -> CycleResult:
+        cfg = load_settings(
+            database_url=url, netuid=self.chain.netuid, submission_backoff_seconds=0, **settings
+        )
+        await sync_nodes(engine, self.chain, self.chain.netuid, now=self.chain.clock.now())
+        ctx = CycleContext(
+            engine=engine,
+            chain=self.chain,
+            clock=self.chain.clock,
+            validator_hotkey=VALIDATOR,
+            settings=cfg,
+        )
+        return await run_cycle(ctx)
+
+
+def _codes(reasons: list[Any]) -> list[str]:
+    return [r.code for r in reasons]
+
+
+@pytest.fixture
+async def scored(engine: Engine, migrated_db_url: str) -> tuple[Subnet, CycleResult]:
+    net = Subnet()
+    net.write_scores(engine)
+    result = await net.cycle(engine, migrated_db_url)
+    assert result.status == "verified"
+    return net, result
+
+
+async def test_normal_miner(engine: Engine, scored: tuple[Subnet, CycleResult]) -> None:
+    net, result = scored
+    uid = net.good[-1]
+    # An epoch with these weights in force, then the chain's view is recorded.
+    await net.chain.clock.sleep(12 * 370)
+    await apply_epoch_results(engine, net.chain, net.chain.netuid, VALIDATOR, net.chain.clock.now())
+    exp = explain(engine, uid)
+
+    assert not exp.zero and exp.reasons == []
+    assert exp.hotkey == f"good-{N_GOOD - 1}" and exp.registered
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT submitted_weights[array_position(submitted_uids, :u)] AS w, "
+                "submitted_u16[array_position(submitted_uids, :u)] AS u16, stages "
+                "FROM weight_submissions WHERE id = :id"
+            ),
+            {"u": uid, "id": result.submission_id},
+        ).one()
+    assert exp.weight == pytest.approx(row.w)
+    assert exp.u16 == row.u16 == 65535  # the best miner carries the maximum
+    for name in (
+        "score_weather",
+        "rank_weather",
+        "excellence",
+        "diversity",
+        "raw_weight",
+        "coldkey_multiplier",
+        "after_coldkey",
+        "normalized",
+        "transformed",
+        "final",
+    ):
+        assert exp.stage(name) == pytest.approx(row.stages[name][uid]), name
+    assert exp.stage("pathway") in ("excellence", "diversity")
+    assert exp.stage("present_weather") is True
+    assert exp.cycle is not None
+    assert exp.cycle["status"] == "verified" and exp.cycle["block_number"] == result.block_number
+    assert exp.cycle["verification"]["match"] is True
+    incentive = {n.uid: n.incentive for n in await net.chain.neurons(net.chain.netuid)}[uid]
+    assert incentive > 0
+    assert exp.chain["incentive"] == pytest.approx(incentive)
+    assert exp.chain["consensus_rank"] >= 1
+    assert exp.chain["consensus_block"] == await net.chain.last_epoch_block(net.chain.netuid)
+    assert exp.chain["consensus_delay_blocks"] == exp.chain["consensus_block"] - result.block_number
+    assert "weight" in exp.summary and str(uid) in exp.summary
+    doc = json.loads(json.dumps(exp.to_dict()))
+    assert doc["stages"]["u16"] == 65535 and doc["zero"] is False
+
+
+async def test_coldkey_farm_member(engine: Engine, scored: tuple[Subnet, CycleResult]) -> None:
+    net, _ = scored
+    exp = explain(engine, net.farm[0])
+    assert exp.zero
+    assert _codes(exp.reasons) == ["coldkey_group"]
+    assert "10 registered hotkeys" in exp.reasons[0].message
+    assert exp.stage("coldkey_group_size") == FARM and exp.stage("coldkey_multiplier") == 0
+    assert exp.stage("raw_weight") > 0  # it did score: only the smoothing zeroed it
+    assert exp.u16 == 0
+
+
+async def test_idle_miner_and_validator(engine: Engine, scored: tuple[Subnet, CycleResult]) -> None:
+    net, _ = scored
+    idle = explain(engine, net.idle)
+    assert idle.zero and _codes(idle.reasons) == ["no_present_task"]
+    assert "score_table holds no entry" in idle.reasons[0].message
+    validator = explain(engine, 1)
+    assert validator.zero and _codes(validator.reasons)[0] == "validator"
+
+
+async def test_below_the_curve_midpoint(engine: Engine, scored: tuple[Subnet, CycleResult]) -> None:
+    net, _ = scored
+    exp = explain(engine, net.tiny)
+    assert exp.zero
+    assert _codes(exp.reasons) == ["below_midpoint"]
+    assert exp.stage("raw_weight") > 0 and exp.u16 == 0
+    assert exp.stage("normalized") < exp.cycle["curve_midpoint"]  # type: ignore[index]
+
+
+async def test_unknown_uid(engine: Engine, scored: tuple[Subnet, CycleResult]) -> None:
+    with pytest.raises(UnknownUidError, match="UID 999 is unknown"):
+        explain(engine, 999)
+    with pytest.raises(UnknownUidError, match="not valid"):
+        explain(engine, -1)
+
+
+async def test_no_weights_this_cycle(engine: Engine, migrated_db_url: str) -> None:
+    net = Subnet()
+    result = await net.cycle(engine, migrated_db_url)
+    assert result.status == "skipped"
+    exp = explain(engine, net.good[0])
+    assert exp.zero
+    assert "no_weights_produced" in _codes(exp.reasons)
+    assert (
+        "every miner's weight was 0"
+        in exp.reasons[_codes(exp.reasons).index("no_weights_produced")].message
+    )
+
+
+async def test_failed_submission(engine: Engine, migrated_db_url: str) -> None:
+    net = Subnet()
+    net.write_scores(engine)
+    net.chain.inject_rejections(2, ChainError.OTHER)
+    result = await net.cycle(engine, migrated_db_url, submission_max_attempts=2)
+    assert result.status == "failed"
+    exp = explain(engine, net.good[-1])
+    assert exp.zero
+    assert _codes(exp.reasons) == ["submission_failed"]
+    assert "after 2 attempt(s)" in exp.reasons[0].message
+    assert exp.weight is not None and exp.weight > 0  # computed, but never reached the chain
+
+
+async def test_without_detailed_pathways(engine: Engine, migrated_db_url: str) -> None:
+    net = Subnet()
+    net.write_scores(engine)
+    result = await net.cycle(engine, migrated_db_url, enable_detailed_pathways=False)
+    assert result.status == "verified"
+    exp = explain(engine, net.good[-1])
+    assert not exp.details_stored
+    assert not exp.zero and exp.u16 == 65535
+    # The pathway comes back from the stats row.
+    assert exp.stage("pathway") in ("excellence", "diversity")
+
+
+async def test_cli(
+    engine: Engine, scored: tuple[Subnet, CycleResult], migrated_db_url: str
+) -> None:
+    net, _ = scored
+    runner = CliRunner()
+    out = runner.invoke(app, ["explain", str(net.farm[1]), "--database-url", migrated_db_url])
+    assert out.exit_code == 0, out.output
+    assert "why the weight is zero" in out.output and "coldkey" in out.output
+    assert "u16 sent to the chain" in out.output
+    out = runner.invoke(
+        app, ["explain", str(net.good[0]), "--json", "--database-url", migrated_db_url]
+    )
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["uid"] == net.good[0] and doc["cycle"]["status"] == "verified"
+    out = runner.invoke(app, ["explain", "4000", "--database-url", migrated_db_url])
+    assert out.exit_code == 1
+    assert "UID 4000 is unknown" in out.output
