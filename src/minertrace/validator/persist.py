@@ -322,9 +322,12 @@ def _upsert_sql(source: str, *, latest: bool) -> str:
         "weight_submission_block": "(SELECT wsb FROM latest)" if latest else "CAST(:wsb AS bigint)",
     }
     with_latest = f"latest AS ({_LATEST})," if latest else ""
+    # Per-miner values are computed once (materialised), then crossed with the four periods.
+    per_miner = ", ".join(f"{expr} AS {col}" for col, expr in columns.items())
     return f"""
     WITH {with_latest}
     src AS ({source}),
+    t AS MATERIALIZED (SELECT s.uid, s.hotkey, {per_miner} FROM src AS s),
     periods AS (
         SELECT * FROM unnest(CAST(:period_types AS text[]),
                              CAST(:period_starts AS timestamptz[]),
@@ -334,9 +337,9 @@ def _upsert_sql(source: str, *, latest: bool) -> str:
     INSERT INTO miner_performance_stats AS m (
         miner_uid, miner_hotkey, period_start, period_end, period_type,
         {", ".join(columns)}, calculated_at, updated_at)
-    SELECT s.uid, s.hotkey, p.period_start, p.period_end, p.period_type,
-           {", ".join(columns.values())}, :now, :now
-      FROM src AS s CROSS JOIN periods AS p
+    SELECT t.uid, t.hotkey, p.period_start, p.period_end, p.period_type,
+           {", ".join(f"t.{c}" for c in columns)}, :now, :now
+      FROM t CROSS JOIN periods AS p
     ON CONFLICT (miner_uid, period_start, period_end, period_type) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in columns)}, updated_at = EXCLUDED.updated_at
     WHERE m.miner_hotkey = EXCLUDED.miner_hotkey
