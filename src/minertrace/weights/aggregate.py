@@ -72,10 +72,11 @@ def soil_scores(
     rate = _LN2 / config.soil_half_life_days
     decay = np.exp(-(ages_days * rate))
     w32 = decay.astype(np.float32)
-    # UID-major, so that each UID's rows are contiguous and in list order.
-    s32 = np.ascontiguousarray(rows.T, dtype=np.float32)
-    s32[np.isnan(s32)] = 0.0
-    selected = s32 != 0
+    # UID-major, so that each UID's rows are contiguous and in list order (casting before
+    # transposing is the cheaper order). Missing entries stay NaN: |NaN| > 0 is false, so
+    # they are not selected, and their products are never read.
+    s32 = np.ascontiguousarray(rows.astype(np.float32).T)
+    selected = np.abs(s32) > 0
     counts = np.count_nonzero(selected, axis=1).astype(np.intp)
     wsum = pairwise_sum_selected(np.broadcast_to(w32, s32.shape), selected)
     psum = pairwise_sum_selected(s32 * w32, selected)
