@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,6 +28,22 @@ def test_strings_null_nan_inf_are_missing_and_counted() -> None:
     assert trace.weather.present.tolist() == [False] * 5 + [True]
     assert np.array_equal(trace.raw_weight, clean_trace.raw_weight)
     assert compute_cycle(make_inputs(weather=[base])).weather.present.all()
+
+
+def test_clean_list_rows_count_null_nan_and_inf_in_one_block() -> None:
+    # Only floats, ints and None: the whole block is converted at once.
+    rows: list[list[Any]] = [
+        [0.5, None, math.nan, math.inf, -math.inf, 2],
+        [None, None, 0.25, 0.5, 0.75, 1],
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+    ]
+    trace = compute_cycle(make_inputs(geo=rows))
+    dq = trace.data_quality()
+    assert (dq["missing_null"], dq["missing_nan"], dq["missing_inf"]) == (3, 1, 2)
+    assert dq["scores_above_one"] == 1
+    assert trace.geomagnetic.score.tolist() == pytest.approx(
+        [0.6 / 3, 0.2 / 3, 0.55 / 3, 0.9 / 3, 1.25 / 3, 3.6 / 3]
+    )
 
 
 def test_missing_in_every_task() -> None:

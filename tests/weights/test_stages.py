@@ -9,7 +9,11 @@ import pytest
 
 from minertrace.weights import WeightConfig, compute_cycle, normalize_max_weight, u16_encode
 from minertrace.weights.aggregate import soil_scores
-from minertrace.weights.numerics import linear_percentile, pairwise_sum_rows
+from minertrace.weights.numerics import (
+    linear_percentile,
+    pairwise_sum_rows,
+    pairwise_sum_selected,
+)
 from minertrace.weights.pathways import diversity_multiplier
 from minertrace.weights.transforms import coldkey_multiplier, logistic_curve, rank_fallback
 
@@ -34,6 +38,57 @@ def test_pairwise_sum_with_mixed_lengths() -> None:
     counts = rng.integers(0, 501, 64)
     expected = np.array([np.sum(values[r, : counts[r]]) for r in range(64)], dtype=np.float32)
     assert np.array_equal(pairwise_sum_rows(values, counts), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pairwise_sum_selected_matches_numpy_on_subsets(dtype: type) -> None:
+    rng = np.random.default_rng(4)
+    values: np.ndarray = (rng.random((60, 700)) * 10.0 ** rng.integers(-3, 4, (60, 700))).astype(
+        dtype
+    )
+    mask = rng.random((60, 700)) < rng.random((60, 1))
+    mask[0] = False
+    mask[1] = True
+    got = pairwise_sum_selected(values, mask)
+    expected: np.ndarray = np.array([np.sum(values[r][mask[r]]) for r in range(60)], dtype=dtype)
+    assert got.dtype == dtype
+    assert np.array_equal(got, expected)
+
+
+def _spec_pairwise(a: list[np.float32]) -> np.float32:
+    """Spec §2.2 written out, every partial sum rounded to float32 by numpy scalar arithmetic."""
+    n = len(a)
+    if n < 8:
+        res: np.float32 = np.float32(0.0)
+        for x in a:
+            res = np.float32(res + x)
+        return res
+    if n <= 128:
+        r = list(a[:8])
+        i = 8
+        while i + 8 <= n:
+            r = [r[j] + a[i + j] for j in range(8)]
+            i += 8
+        res2: np.float32 = np.float32(
+            ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        )
+        for x in a[i:]:
+            res2 = np.float32(res2 + x)
+        return res2
+    h = n // 2
+    h -= h % 8
+    total: np.float32 = np.float32(_spec_pairwise(a[:h]) + _spec_pairwise(a[h:]))
+    return total
+
+
+def test_pairwise_sum_selected_follows_the_spec_order() -> None:
+    rng = np.random.default_rng(5)
+    values = (rng.random((1, 400)) * 10.0 ** rng.integers(-4, 5, (1, 400))).astype(np.float32)
+    for length in (*range(0, 140), 255, 256, 257, 300, 399):
+        mask = np.zeros((1, 400), dtype=bool)
+        mask[0, rng.permutation(400)[:length]] = True
+        expected = _spec_pairwise(list(values[0][mask[0]]))
+        assert pairwise_sum_selected(values, mask)[0] == expected, length
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 10, 11, 48, 129])
@@ -255,3 +310,25 @@ def test_detailed_pathways_off_gives_same_weights_without_records() -> None:
     assert np.array_equal(full.final, lean.final)
     assert np.array_equal(full.submitted_u16, lean.submitted_u16)
     assert lean.to_json_dict()["miners"] == {}
+
+
+def test_miner_records_are_built_once_from_the_trace_vectors() -> None:
+    rng = np.random.default_rng(6)
+    weather = rng.random(30).tolist()
+    geo = [None if u % 3 == 0 else x for u, x in enumerate(rng.random(30).tolist())]
+    trace = compute_cycle(make_inputs(weather=[weather], geo=[geo], active_validator_uids=[2]))
+    miners = trace.miners
+    assert miners is not None and trace.miners is miners
+    assert trace.final is not None and trace.submitted is not None and trace.u16 is not None
+    for uid, rec in miners.items():
+        assert rec.raw_calculated_weight == trace.raw_weight[uid]
+        assert rec.final_weight == trace.final[uid]
+        assert rec.submitted_weight == trace.submitted[uid]
+        assert rec.u16 == trace.u16[uid]
+        has_geo = geo[uid] is not None
+        assert (rec.percentile_rank_geomagnetic is not None) == has_geo
+        assert rec.pathway_details["geomagnetic_score"] == (geo[uid] if has_geo else None)
+        assert list(rec.pathway_details["percentile_ranks"]) == (
+            ["weather", "geomagnetic"] if has_geo else ["weather"]
+        )
+    assert miners[2].submitted_weight == 0.0 and miners[2].final_weight > 0
