@@ -120,3 +120,14 @@ def test_run_refuses_when_the_hotkey_is_locked(migrated_db_url: str) -> None:
         engine.dispose()
     assert out.exit_code == 3
     assert "will not set weights" in out.output
+
+
+def test_run_rejects_a_foreign_chain_state(migrated_db_url: str, tmp_path: Path) -> None:
+    state = tmp_path / "chain.json"
+    state.write_text('{"format": "something-else"}')
+    out = CliRunner().invoke(
+        app, ["run", "--hours", "1", "--chain-state", str(state), "--database-url", migrated_db_url]
+    )
+    assert out.exit_code == 1
+    assert "is not a simulated subnet" in out.output
+    assert state.read_text() == '{"format": "something-else"}'

@@ -194,7 +194,15 @@ async def _run(
         from minertrace.sim.subnet import SimParams, SimulatedSubnet
 
         if chain_state is not None and chain_state.exists():
-            sim = SimulatedSubnet.from_json(chain_state.read_text())
+            try:
+                sim = SimulatedSubnet.from_json(chain_state.read_text())
+            except (ValueError, KeyError, TypeError) as exc:
+                err.print(
+                    f"[red]error:[/red] {chain_state} is not a simulated subnet saved by "
+                    f"`minertrace run --chain-state` ({exc}); nothing was changed",
+                    highlight=False,
+                )
+                return 1
             logger.info("resumed the simulated subnet from %s", chain_state)
         else:
             sim = SimulatedSubnet.create(
