@@ -248,3 +248,87 @@ async def test_sigterm_stops_cleanly(engine: Engine, migrated_db_url: str) -> No
         statuses = conn.execute(text("SELECT status FROM weight_submissions")).scalars().all()
     assert statuses == ["verified"]
     assert json.dumps(counters.snapshot())
+
+
+async def test_realtime_off_leaves_stats_rows_to_the_period_job(
+    engine: Engine, migrated_db_url: str
+) -> None:
+    sim = _sim(seed=3)
+    start = sim.start
+    # Cycles every hour, the period job every 2 h: between them the cycle's values wait in
+    # weight_submissions only.
+    settings = _settings(
+        migrated_db_url, enable_realtime_updates=False, stats_refresh_interval_seconds=7200
+    )
+    service = _service(engine, sim, settings)
+    await service.run(until=start + timedelta(hours=1, minutes=30))
+
+    with engine.connect() as conn:
+        cycles = conn.execute(
+            text("SELECT id, status FROM weight_submissions WHERE validator_hotkey = :h"),
+            {"h": sim.validator_hotkey},
+        ).all()
+        filled = conn.execute(
+            text(
+                "SELECT count(*) FROM miner_performance_stats "
+                "WHERE submitted_weight IS NOT NULL OR scoring_pathway IS NOT NULL"
+            )
+        ).scalar_one()
+    # Two cycles ran (0 h and 1 h); the period job ran once, at 0 h, right after the first
+    # cycle, and filled its values; the second cycle's values are not in the stats rows yet.
+    assert len(cycles) == 2
+    assert filled > 0
+    with engine.connect() as conn:
+        latest = conn.execute(
+            text(
+                "SELECT submitted_uids, submitted_weights FROM weight_submissions "
+                "WHERE id = :id"
+            ),
+            {"id": max(c.id for c in cycles)},
+        ).one()
+        stored = dict(
+            conn.execute(
+                text(
+                    "SELECT miner_uid, submitted_weight FROM miner_performance_stats "
+                    "WHERE period_type = 'daily' AND submitted_weight IS NOT NULL"
+                )
+            ).all()
+        )
+    latest_weights = dict(zip(latest.submitted_uids, latest.submitted_weights, strict=True))
+    first = await _first_cycle_weights(engine, sim.validator_hotkey)
+    assert stored == pytest.approx({u: first[u] for u in stored})
+    assert stored != pytest.approx({u: latest_weights[u] for u in stored})
+
+    # The next period job carries the latest cycle into the rows.
+    await service.run(until=start + timedelta(hours=2, minutes=30))
+    with engine.connect() as conn:
+        newest = conn.execute(
+            text(
+                "SELECT submitted_uids, submitted_weights FROM weight_submissions "
+                "WHERE validator_hotkey = :h ORDER BY id DESC LIMIT 1"
+            ),
+            {"h": sim.validator_hotkey},
+        ).one()
+        stored = dict(
+            conn.execute(
+                text(
+                    "SELECT miner_uid, submitted_weight FROM miner_performance_stats "
+                    "WHERE period_type = 'daily' AND submitted_weight IS NOT NULL"
+                )
+            ).all()
+        )
+    newest_weights = dict(zip(newest.submitted_uids, newest.submitted_weights, strict=True))
+    assert stored
+    assert stored == pytest.approx({u: newest_weights[u] for u in stored})
+
+
+async def _first_cycle_weights(engine: Engine, hotkey: str) -> dict[int, float]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT submitted_uids, submitted_weights FROM weight_submissions "
+                "WHERE validator_hotkey = :h ORDER BY id LIMIT 1"
+            ),
+            {"h": hotkey},
+        ).one()
+    return dict(zip(row.submitted_uids, row.submitted_weights, strict=True))

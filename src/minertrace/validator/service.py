@@ -42,6 +42,7 @@ from minertrace.validator.cycle import CycleContext, CycleResult, flush, run_cyc
 from minertrace.validator.forks import detect_orphans
 from minertrace.validator.lock import HotkeyLock, LockHeldError, held_message
 from minertrace.validator.node_sync import sync_nodes
+from minertrace.validator.persist import fill_pipeline_columns
 from minertrace.weights import WeightConfig
 
 logger = logging.getLogger(__name__)
@@ -348,7 +349,18 @@ class Service:
         return result
 
     async def _stats(self, now: datetime) -> object:
-        return await asyncio.to_thread(refresh_all, self.engine, now)
+        refreshed = await asyncio.to_thread(refresh_all, self.engine, now)
+        if not self.settings.enable_realtime_updates:
+            # Cycles wrote only their weight_submissions rows; the period job carries the
+            # latest cycle's pipeline values into the current period rows.
+            await asyncio.to_thread(
+                fill_pipeline_columns,
+                self.engine,
+                validator_hotkey=self.validator_hotkey,
+                netuid=self.netuid,
+                now=now,
+            )
+        return refreshed
 
     async def _retention(self, now: datetime) -> object:
         return await asyncio.to_thread(cleanup, self.engine, now, self.settings.retention_days)
