@@ -280,10 +280,7 @@ async def test_realtime_off_leaves_stats_rows_to_the_period_job(
     assert filled > 0
     with engine.connect() as conn:
         latest = conn.execute(
-            text(
-                "SELECT submitted_uids, submitted_weights FROM weight_submissions "
-                "WHERE id = :id"
-            ),
+            text("SELECT submitted_uids, submitted_weights FROM weight_submissions WHERE id = :id"),
             {"id": max(c.id for c in cycles)},
         ).one()
         stored = dict(
@@ -332,3 +329,40 @@ async def _first_cycle_weights(engine: Engine, hotkey: str) -> dict[int, float]:
             {"h": hotkey},
         ).one()
     return dict(zip(row.submitted_uids, row.submitted_weights, strict=True))
+
+
+async def test_chain_integration_off_and_cleanup_frequency(
+    engine: Engine, migrated_db_url: str
+) -> None:
+    sim = _sim(seed=4)
+    start = sim.start
+    old = _insert_submission(engine, "someone-else", start - timedelta(days=3))
+    recent = _insert_submission(engine, "someone-else", start - timedelta(hours=12))
+    settings = _settings(
+        migrated_db_url,
+        enable_chain_integration=False,
+        cleanup_frequency_hours=2,
+        retention_days=1,
+    )
+    service = _service(engine, sim, settings)
+    counters = await service.run(until=start + timedelta(hours=4))
+
+    assert counters.epochs, "the run must cross epochs for this test to mean anything"
+    with engine.connect() as conn:
+        chain_values = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE incentive IS NOT NULL OR consensus_rank IS NOT NULL "
+                "OR consensus_block IS NOT NULL), count(*) FROM miner_performance_stats"
+            )
+        ).one()
+        in_force = conn.execute(
+            text("SELECT count(*) FROM weight_submissions WHERE consensus_block IS NOT NULL")
+        ).scalar_one()
+        ids = set(conn.execute(text("SELECT id FROM weight_submissions")).scalars())
+    # Without chain integration nothing of the epoch reaches the stats or submission rows.
+    assert chain_values[1] > 0
+    assert chain_values[0] == 0
+    assert in_force == 0
+    # A cleanup every 2 h over 4 h: at 0 h and 2 h; with 1 day of retention.
+    assert counters.runs["retention"] == 2
+    assert old not in ids and recent in ids
