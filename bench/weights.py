@@ -58,25 +58,33 @@ def synthetic_inputs(n_uids: int, as_lists: bool, seed: int = 7) -> CycleInputs:
 
 
 def medians_ms(inputs: CycleInputs, full: WeightConfig, lean: WeightConfig, repeat: int) -> Timing:
-    """Medians in ms; the three measurements are interleaved so that load from other
-    processes hits them alike. Records are materialised right after their cycle."""
+    """Medians in ms; the measurements are interleaved so that load from other processes hits
+    them alike. Records are materialised right after their cycle."""
     for config in (full, lean):
         compute_cycle(inputs, config)
     cycle: list[float] = []
     records: list[float] = []
     lean_t: list[float] = []
-    for _ in range(repeat):
+    for i in range(repeat):
+        # Alternate which config runs first, so that neither always inherits the other's
+        # garbage or cold caches.
+        if i % 2:
+            t0 = time.perf_counter()
+            compute_cycle(inputs, lean)
+            lean_t.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         trace = compute_cycle(inputs, full)
         t1 = time.perf_counter()
         miners = trace.miners
         t2 = time.perf_counter()
         assert miners
-        compute_cycle(inputs, lean)
-        t3 = time.perf_counter()
         cycle.append(t1 - t0)
         records.append(t2 - t1)
-        lean_t.append(t3 - t2)
+        del trace, miners  # freed here, outside the timed calls
+        if not i % 2:
+            t0 = time.perf_counter()
+            compute_cycle(inputs, lean)
+            lean_t.append(time.perf_counter() - t0)
     return Timing(
         trace=statistics.median(cycle) * 1e3,
         lean=statistics.median(lean_t) * 1e3,

@@ -9,11 +9,7 @@ import pytest
 
 from minertrace.weights import WeightConfig, compute_cycle, normalize_max_weight, u16_encode
 from minertrace.weights.aggregate import soil_scores
-from minertrace.weights.numerics import (
-    linear_percentile,
-    pairwise_sum_rows,
-    pairwise_sum_selected,
-)
+from minertrace.weights.numerics import linear_percentile, pairwise_sum_selected
 from minertrace.weights.pathways import diversity_multiplier
 from minertrace.weights.transforms import coldkey_multiplier, logistic_curve, rank_fallback
 
@@ -27,9 +23,9 @@ def test_pairwise_sum_matches_numpy_for_every_length(dtype: type) -> None:
     rng = np.random.default_rng(1)
     values = (rng.random((40, 300)) * 10.0 ** rng.integers(-3, 4, (40, 300))).astype(dtype)
     for length in range(0, 300, 7):
-        counts = np.full(40, length)
+        prefix = np.broadcast_to(np.arange(300) < length, (40, 300))
         expected = np.array([np.sum(values[r, :length]) for r in range(40)], dtype=dtype)
-        assert np.array_equal(pairwise_sum_rows(values, counts), expected), length
+        assert np.array_equal(pairwise_sum_selected(values, prefix), expected), length
 
 
 def test_pairwise_sum_with_mixed_lengths() -> None:
@@ -37,7 +33,8 @@ def test_pairwise_sum_with_mixed_lengths() -> None:
     values = rng.random((64, 500)).astype(np.float32)
     counts = rng.integers(0, 501, 64)
     expected = np.array([np.sum(values[r, : counts[r]]) for r in range(64)], dtype=np.float32)
-    assert np.array_equal(pairwise_sum_rows(values, counts), expected)
+    prefix = np.arange(500)[None, :] < counts[:, None]
+    assert np.array_equal(pairwise_sum_selected(values, prefix), expected)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from minertrace.weights.config import WeightConfig
-from minertrace.weights.numerics import pairwise_sum_selected
+from minertrace.weights.numerics import pairwise_sum_padded
 
 F64 = NDArray[np.float64]
 _LN2 = 0.6931471805599453
@@ -72,14 +72,18 @@ def soil_scores(
     rate = _LN2 / config.soil_half_life_days
     decay = np.exp(-(ages_days * rate))
     w32 = decay.astype(np.float32)
-    # UID-major, so that each UID's rows are contiguous and in list order (casting before
-    # transposing is the cheaper order). Missing entries stay NaN: |NaN| > 0 is false, so
-    # they are not selected, and their products are never read.
-    s32 = np.ascontiguousarray(rows.astype(np.float32).T)
-    selected = np.abs(s32) > 0
-    counts = np.count_nonzero(selected, axis=1).astype(np.intp)
-    wsum = pairwise_sum_selected(np.broadcast_to(w32, s32.shape), selected)
-    psum = pairwise_sum_selected(s32 * w32, selected)
+    # UID-major, so that each UID's rows are contiguous and in list order, behind a 0.0
+    # column (the layout pairwise_sum_padded reads). Missing entries stay NaN: |NaN| > 0 is
+    # false, so they are not selected, and their products are never read.
+    s32 = np.zeros((n_uids, count + 1), dtype=np.float32)
+    s32[:, 1:] = rows.astype(np.float32).T
+    take = np.abs(s32) > 0
+    take[:, 0] = True
+    counts = np.count_nonzero(take, axis=1).astype(np.intp) - 1
+    w_padded = np.zeros(count + 1, dtype=np.float32)
+    w_padded[1:] = w32
+    wsum = pairwise_sum_padded(np.broadcast_to(w_padded, s32.shape), take)
+    psum = pairwise_sum_padded(s32 * w_padded, take)
 
     ok = (counts > 0) & (wsum > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

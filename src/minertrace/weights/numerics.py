@@ -1,8 +1,9 @@
 """Numeric primitives with numpy's exact evaluation order (spec §2).
 
 The conformance values depend on numpy's pairwise summation order (spec §2.2). When every UID
-sums a different subset of its row, one ``np.sum`` per UID would be a Python loop, so
-:func:`pairwise_sum_selected` gets every subset's sum from one ``np.add.reduceat`` call.
+sums a different subset of its row, one ``np.sum`` per UID would be a Python loop; instead
+:func:`pairwise_sum_selected` (and :func:`pairwise_sum_padded`, its prepared-layout form) gets
+every subset's sum from one ``np.add.reduceat`` call, which runs numpy's own pairwise kernel.
 """
 
 from __future__ import annotations
@@ -24,35 +25,33 @@ def pairwise_sum_selected(values: FloatArray, mask: NDArray[np.bool_]) -> FloatA
     if vals.ndim != 2 or keep.shape != vals.shape:
         raise ValueError("pairwise_sum_selected expects a 2-D array and a mask of its shape")
     rows, cols = vals.shape
-    if rows == 0:
-        return np.zeros(0, dtype=vals.dtype)
-    # reduceat computes a segment as its first element plus numpy's pairwise sum of the rest
-    # (the same kernel np.sum uses). Each segment therefore starts with a 0.0, which makes it
-    # 0.0 + P(subset) = P(subset) exactly; it also keeps empty subsets valid (sum 0.0).
-    # The flat array has the input's dtype and is contiguous, so no buffering splits a segment.
     padded = np.zeros((rows, cols + 1), dtype=vals.dtype)
     padded[:, 1:] = vals
     take = np.empty((rows, cols + 1), dtype=bool)
     take[:, 0] = True
     take[:, 1:] = keep
-    lengths = np.count_nonzero(keep, axis=1) + 1
+    return pairwise_sum_padded(padded, take)
+
+
+def pairwise_sum_padded(padded: FloatArray, take: NDArray[np.bool_]) -> FloatArray:
+    """:func:`pairwise_sum_selected` on a prepared layout, for callers that build it anyway.
+
+    Column 0 of ``padded`` must hold 0.0 and column 0 of ``take`` must be True; the sum of
+    row r is then ``np.sum(padded[r, 1:][take[r, 1:]])``. ``padded`` may be a broadcast view.
+    """
+    if padded.ndim != 2 or take.shape != padded.shape:
+        raise ValueError("pairwise_sum_padded expects a 2-D array and a mask of its shape")
+    if padded.shape[0] == 0:
+        return np.zeros(0, dtype=padded.dtype)
+    # reduceat computes a segment as its first element plus numpy's pairwise sum of the rest
+    # (the same kernel np.sum uses). Each segment therefore starts with a 0.0, which makes it
+    # 0.0 + P(subset) = P(subset) exactly; it also keeps empty subsets valid (sum 0.0).
+    # The gathered array has the input's dtype and is contiguous, so no buffering splits a
+    # segment.
+    lengths = np.count_nonzero(take, axis=1)
     starts = np.cumsum(lengths) - lengths
     out: FloatArray = np.add.reduceat(padded[take], starts)
     return out
-
-
-def pairwise_sum_rows(values: FloatArray, counts: NDArray[np.integer]) -> FloatArray:
-    """Sum ``values[r, :counts[r]]`` for every row r, exactly as ``np.sum`` would.
-
-    The result has the dtype of ``values`` and every partial sum is rounded to it.
-    """
-    a = np.asarray(values)
-    n = np.asarray(counts, dtype=np.intp)
-    if a.ndim != 2 or n.shape != (a.shape[0],):
-        raise ValueError("pairwise_sum_rows expects a 2-D array and one count per row")
-    if np.any(n < 0) or np.any(n > a.shape[1]):
-        raise ValueError("pairwise_sum_rows: counts must lie in [0, number of columns]")
-    return pairwise_sum_selected(a, np.arange(a.shape[1])[None, :] < n[:, None])
 
 
 def linear_percentile(sorted_values: FloatArray, q: float) -> float:
