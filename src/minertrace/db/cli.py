@@ -2,44 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 from sqlalchemy import text
 
-from minertrace.config import SettingsError, load_settings
+from minertrace.cli_support import (
+    DatabaseUrlOption,
+    DataDirOption,
+    cli_settings,
+    console,
+    err,
+    fail,
+    opened_database,
+)
 from minertrace.db import migrate
-from minertrace.db.database import Database, DatabaseUnavailableError
-from minertrace.db.migrate import MigrationError
+from minertrace.db.database import Database
 
 app = typer.Typer(help="Database: migrations and status.", no_args_is_help=True)
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-DatabaseUrlOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option(
-        "--database-url",
-        help="PostgreSQL URL (default: DATABASE_URL, else embedded PostgreSQL).",
-        show_default=False,
-    ),
-]
-DataDirOption = Annotated[
-    Optional[Path],  # noqa: UP045
-    typer.Option(
-        "--data-dir",
-        help="Data directory of the embedded PostgreSQL (default: MINERTRACE_DATA_DIR or the "
-        "user data dir).",
-        show_default=False,
-    ),
-]
-
 STATUS_TABLES = (
     "node_table",
     "score_table",
@@ -51,31 +35,11 @@ STATUS_TABLES = (
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
-    return typer.Exit(1)
-
-
 @contextmanager
 def _database(database_url: str | None, data_dir: Path | None) -> Iterator[Database]:
-    try:
-        settings = load_settings(database_url=database_url, data_dir=data_dir)
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("pgserver").setLevel(logging.WARNING)
-    try:
-        db = Database.open(settings)
-    except DatabaseUnavailableError as exc:
-        raise _fail(str(exc)) from None
-    try:
+    settings = cli_settings(database_url=database_url, data_dir=data_dir)
+    with opened_database(settings) as db:
         yield db
-    except MigrationError as exc:
-        raise _fail(db.scrub(str(exc))) from None
-    finally:
-        db.close()
 
 
 @app.command()
@@ -124,7 +88,7 @@ def check(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None
     if diffs:
         for diff in diffs:
             err.print(f"- {diff}", highlight=False, markup=False)
-        raise _fail(f"{len(diffs)} difference(s) between the models and the database")
+        raise fail(f"{len(diffs)} difference(s) between the models and the database")
     console.print("models and database agree", highlight=False)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -11,35 +10,24 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from minertrace.config import Settings, SettingsError, load_settings
-from minertrace.db.database import Database, DatabaseUnavailableError
+from minertrace.cli_support import (
+    DatabaseUrlOption,
+    DataDirOption,
+    cli_settings,
+    console,
+    opened_database,
+)
+from minertrace.config import Settings
+from minertrace.db.database import Database
 from minertrace.stats.periods import PERIOD_TYPES, current_periods
 from minertrace.stats.refresh import refresh_all
 from minertrace.stats.retention import cleanup as apply_retention
 
 app = typer.Typer(help="Period statistics.", no_args_is_help=True)
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
 PeriodName = Enum("PeriodName", {name: name for name in PERIOD_TYPES}, type=str)  # type: ignore[misc]
 
-DatabaseUrlOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option(
-        "--database-url",
-        help="PostgreSQL URL (default: DATABASE_URL, else embedded PostgreSQL).",
-        show_default=False,
-    ),
-]
-DataDirOption = Annotated[
-    Optional[Path],  # noqa: UP045
-    typer.Option(
-        "--data-dir", help="Data directory of the embedded PostgreSQL.", show_default=False
-    ),
-]
 NowOption = Annotated[
     Optional[datetime],  # noqa: UP045
     typer.Option(
@@ -51,11 +39,6 @@ NowOption = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
-    return typer.Exit(1)
-
-
 def _as_utc(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(timezone.utc)
@@ -64,20 +47,9 @@ def _as_utc(now: datetime | None) -> datetime:
 
 @contextmanager
 def _opened(database_url: str | None, data_dir: Path | None) -> Iterator[tuple[Settings, Database]]:
-    try:
-        settings = load_settings(database_url=database_url, data_dir=data_dir)
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    try:
-        db = Database.open(settings)
-    except DatabaseUnavailableError as exc:
-        raise _fail(str(exc)) from None
-    try:
+    settings = cli_settings(database_url=database_url, data_dir=data_dir)
+    with opened_database(settings) as db:
         yield settings, db
-    finally:
-        db.close()
 
 
 @app.command()

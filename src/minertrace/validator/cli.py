@@ -7,8 +7,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -19,69 +18,38 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from minertrace.chain.types import Chain
+from minertrace.cli_support import (
+    DatabaseUrlOption,
+    DataDirOption,
+    cli_settings,
+    console,
+    err,
+    fail,
+    opened_database,
+)
 from minertrace.clock import Clock, SystemClock
-from minertrace.config import FLAGS, Settings, SettingsError, load_settings
-from minertrace.db.database import Database, DatabaseUnavailableError
-from minertrace.db.migrate import MigrationError, upgrade
+from minertrace.config import FLAGS, Settings
+from minertrace.db.database import Database
+from minertrace.db.migrate import upgrade
 from minertrace.validator.explain import Explanation, UnknownUidError, explain
 from minertrace.validator.lock import LockHeldError
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 logger = logging.getLogger(__name__)
 
 EXIT_LOCK_HELD = 3
 
-DatabaseUrlOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option(
-        "--database-url",
-        help="PostgreSQL URL (default: DATABASE_URL, else embedded PostgreSQL).",
-        show_default=False,
-    ),
-]
-DataDirOption = Annotated[
-    Optional[Path],  # noqa: UP045
-    typer.Option(
-        "--data-dir", help="Data directory of the embedded PostgreSQL.", show_default=False
-    ),
-]
 
+def _database(settings: Settings, *, demo: bool = False) -> AbstractContextManager[Database]:
+    if not demo:
+        return opened_database(settings)
+    from minertrace.validator.demo import open_demo_database
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
-    return typer.Exit(code)
+    def open_demo(settings: Settings) -> Database:
+        db = open_demo_database(settings)
+        db.ping()
+        return db
 
-
-def _settings(args: list[str] | None = None, **overrides: Any) -> Settings:
-    try:
-        settings = load_settings(args or [], **overrides)
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "pgserver"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    return settings
-
-
-@contextmanager
-def _database(settings: Settings, *, demo: bool = False) -> Iterator[Database]:
-    try:
-        if demo:
-            from minertrace.validator.demo import open_demo_database
-
-            db = open_demo_database(settings)
-            db.ping()
-        else:
-            db = Database.open(settings)
-    except DatabaseUnavailableError as exc:
-        raise _fail(str(exc)) from None
-    try:
-        yield db
-    except MigrationError as exc:
-        raise _fail(db.scrub(str(exc))) from None
-    finally:
-        db.close()
+    return opened_database(settings, open_demo)
 
 
 # ---------------------------------------------------------------- run
@@ -159,7 +127,7 @@ def run(
     (a fresh subnet, or the one saved in --chain-state). Stops cleanly on SIGINT/SIGTERM.
     A second instance for the same hotkey on the same database refuses to start (exit 3).
     """
-    settings = _settings(list(ctx.args))
+    settings = cli_settings(list(ctx.args))
     with _database(settings) as db:
         report = upgrade(db.engine)
         for line in report.lines():
@@ -169,7 +137,7 @@ def run(
                 _run(db, settings, chain_state, speed, hours, miners, validators, seed)
             )
         except LockHeldError as exc:
-            raise _fail(str(exc), EXIT_LOCK_HELD) from None
+            raise fail(str(exc), EXIT_LOCK_HELD) from None
     if code:
         raise typer.Exit(code)
 
@@ -281,7 +249,7 @@ def demo(
     """
     from minertrace.validator.demo import DEMO_SCHEMA, reset_demo_schema, run_demo
 
-    settings = _settings(database_url=database_url, data_dir=data_dir)
+    settings = cli_settings(database_url=database_url, data_dir=data_dir)
     if settings.log_level == "INFO":
         # The progress bar is the demo's output; the service's INFO lines would scroll it away.
         logging.getLogger("minertrace").setLevel(logging.WARNING)
@@ -395,15 +363,15 @@ def explain_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Why does this miner have this weight? The path from its scores to the chain."""
-    settings = _settings(database_url=database_url, data_dir=data_dir)
+    settings = cli_settings(database_url=database_url, data_dir=data_dir)
     with _database(settings, demo=demo_data) as db:
         try:
             result = explain(db.engine, uid, validator_hotkey=validator_hotkey, cycle_id=cycle)
         except UnknownUidError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         except Exception as exc:
             if "does not exist" in str(exc):
-                raise _fail(
+                raise fail(
                     "the database has no minertrace tables; run `minertrace db upgrade` or "
                     + ("`minertrace demo`" if demo_data else "`minertrace run`")
                 ) from None
