@@ -407,23 +407,37 @@ def test_naive_now_is_rejected(crafted: Engine) -> None:
         refresh_period_stats(crafted, "daily", NOW.replace(tzinfo=None))
 
 
-def test_period_stats_update_statement_count(crafted: Engine) -> None:
-    """One INSERT ... ON CONFLICT statement per period, whatever the number of miners."""
-    statements: list[str] = []
-
+def _statements(engine: Engine, refresh: Any) -> list[str]:
     from sqlalchemy import event
+
+    statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
-    event.listen(crafted, "before_cursor_execute", record)
+    event.listen(engine, "before_cursor_execute", record)
     try:
-        refresh_period_stats(crafted, "daily", NOW)
+        refresh()
     finally:
-        event.remove(crafted, "before_cursor_execute", record)
-    upserts = [s for s in statements if "INSERT INTO miner_performance_stats" in s]
-    assert len(upserts) == 1
-    assert len(statements) <= 4  # plus reading and setting work_mem
+        event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
+def test_period_stats_update_statement_count(crafted: Engine) -> None:
+    """One INSERT ... ON CONFLICT statement per period, whatever the number of miners."""
+    single = _statements(crafted, lambda: refresh_period_stats(crafted, "daily", NOW))
+    assert sum("INSERT INTO miner_performance_stats" in s for s in single) == 1
+    assert sum("CREATE TEMPORARY TABLE" in s for s in single) == 1
+
+    every = _statements(crafted, lambda: refresh_all(crafted, NOW))
+    assert sum("INSERT INTO miner_performance_stats" in s for s in every) == 4
+    # The four periods share one pass over score_table.
+    assert sum("score_table" in s for s in every) == 1
+
+    insert_nodes(crafted, {u: f"more-{u}" for u in range(5, 105)})
+    more = _statements(crafted, lambda: refresh_all(crafted, NOW))
+    assert len(more) == len(every)
+    assert {p.period_type: n for p, n in refresh_all(crafted, NOW).items()}["daily"] == 104
 
 
 def test_unrelated_updates_do_not_bleed(crafted: Engine) -> None:

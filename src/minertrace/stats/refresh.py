@@ -18,8 +18,8 @@ The rules (documented for users in docs/sections/stats.md):
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, text
 
@@ -87,16 +87,46 @@ def _task_select(task: str) -> str:
 
 
 def _task_join(task: str) -> str:
-    return f"LEFT JOIN ranked AS t_{task} ON t_{task}.uid = m.uid AND t_{task}.task = '{task}'"
+    return (
+        f"LEFT JOIN ranked AS t_{task} ON t_{task}.pid = p.pid AND t_{task}.uid = m.uid"
+        f" AND t_{task}.task = '{task}'"
+    )
 
 
-_UPSERT_SQL: Final = f"""
+STAGING_TABLE: Final = "minertrace_period_stats"
+"""The temporary table (dropped at the end of the refresh) holding the computed rows."""
+
+# Attempted = finite. NaN sorts above +Infinity in PostgreSQL, so the two strict bounds drop
+# NULL, NaN and both infinities in one range test.
+_IS_FINITE = "{0} > '-Infinity'::float8 AND {0} < 'Infinity'::float8"
+
+# Every requested period at once, into a temporary table (one row per miner and period);
+# `_UPSERT_SQL` then writes each period with one statement. Time is cut into segments at every
+# period and trend-window boundary, so each period and each trend window is a contiguous range
+# of segments and every entry is read once, whatever the number of periods.
+_COMPUTE_SQL: Final = f"""
+CREATE TEMPORARY TABLE {STAGING_TABLE} ON COMMIT DROP AS
 WITH miners AS (
     SELECT uid, hotkey FROM node_table WHERE hotkey IS NOT NULL AND uid >= 0
 ),
+dims AS (
+    SELECT coalesce(max(uid) + 1, 0) AS width FROM miners
+),
+periods AS (
+    SELECT * FROM unnest(
+        CAST(:pids AS int[]), CAST(:seg_lo AS int[]), CAST(:seg_hi AS int[]),
+        CAST(:trend_lo AS int[]), CAST(:trend_hi AS int[]),
+        CAST(:trend_starts AS timestamptz[]), CAST(:trend_ends AS timestamptz[])
+    ) AS p(pid, lo, hi, trend_lo, trend_hi, trend_start, trend_end)
+),
 runs AS MATERIALIZED (
     SELECT
-        s.score,
+        -- Exactly one entry per miner column, NULL elements as NaN: the score matrix below
+        -- needs equal row lengths, and an array without NULLs keeps slicing O(1) per row.
+        array_replace(coalesce(s.score[1:d.width], '{{}}'), NULL, 'NaN')
+            || array_fill('NaN'::float8,
+                          ARRAY[d.width - coalesce(cardinality(s.score[1:d.width]), 0)])
+            AS score,
         s.created_at,
         CASE
             WHEN s.task_name = 'weather' THEN 'weather'
@@ -106,136 +136,179 @@ runs AS MATERIALIZED (
         coalesce(s.status = 'completed'
                  OR (s.task_name = 'weather' AND s.task_id LIKE 'final\\_weather\\_scores%'),
                  false) AS final,
-        s.created_at >= :period_start AS in_period,
-        s.created_at >= :trend_start AND s.created_at < :trend_end AS in_trend,
         (s.created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-01' AS day,
+        width_bucket(s.created_at, CAST(:bounds AS timestamptz[])) AS seg,
         -- One total order over the runs, so "latest" and "trailing" are well defined on ties.
         row_number() OVER (ORDER BY s.created_at, s.task_name, s.task_id) AS seq
     FROM score_table AS s
-    WHERE s.created_at >= :scan_start AND s.created_at < :period_end
+    CROSS JOIN dims AS d
+    WHERE s.created_at >= :scan_start AND s.created_at < :scan_end
+      AND d.width > 0
       AND (s.task_name IN ('weather', 'geomagnetic')
            OR s.task_name LIKE 'soil\\_moisture\\_region\\_%')
 ),
-partials AS (
-    -- The single pass over every entry, reduced to one row per miner, task and UTC day;
-    -- everything but the percentiles rolls up from here.
-    SELECT (e.ord - 1)::int AS uid, r.task, r.day, r.in_period, r.in_trend,
+grouped_runs AS MATERIALIZED (
+    SELECT r.*, dense_rank() OVER (ORDER BY r.seg, r.task, r.day, r.final) AS grp
+    FROM runs AS r
+),
+cell_keys AS (
+    -- The single pass over every entry, reduced to one cell per miner, task, UTC day,
+    -- segment and finality; everything but the percentiles rolls up from the cells.
+    -- key = grp * width + uid, generated alongside the entries: one int8 to hash per entry
+    -- (not grp * 2^32 + uid: PostgreSQL hashes an int8 as its two halves XORed together).
+    SELECT e.key,
            count(*) AS attempted,
            count(*) FILTER (WHERE e.v > 0) AS completed,
-           count(*) FILTER (WHERE e.v > 0 AND r.final) AS scored,
            sum(e.v) AS total,
            max(e.v) AS best,
-           max(r.seq) AS latest_seq,
-           max(r.seq) FILTER (WHERE e.v > 0) AS last_completed_seq,
-           max(r.created_at) AS last_active
-    FROM runs AS r
-    CROSS JOIN LATERAL unnest(r.score[1:(SELECT max(uid) + 1 FROM miners)])
-        WITH ORDINALITY AS e(v, ord)
-    -- Attempted = finite. NaN sorts above +Infinity in PostgreSQL, so this drops NULL, NaN
-    -- and both infinities in one range test.
-    WHERE e.v > '-Infinity'::float8 AND e.v < 'Infinity'::float8
-    GROUP BY 1, 2, 3, 4, 5
+           max(e.seq) AS latest_seq,
+           max(e.seq) FILTER (WHERE e.v > 0) AS last_completed_seq
+    FROM (
+        SELECT unnest(r.score) AS v,
+               generate_series(r.grp * d.width, r.grp * d.width + d.width - 1) AS key,
+               r.seq
+        FROM grouped_runs AS r
+        CROSS JOIN dims AS d
+    ) AS e
+    WHERE {_IS_FINITE.format("e.v")}
+    GROUP BY e.key
+),
+groups AS (
+    SELECT DISTINCT grp, seg, task, day, final FROM grouped_runs
+),
+cells AS (
+    SELECT (c.key % d.width)::int AS uid, g.seg, g.task, g.day, g.final,
+           c.attempted, c.completed, c.total, c.best, c.latest_seq, c.last_completed_seq
+    FROM cell_keys AS c
+    CROSS JOIN dims AS d
+    JOIN groups AS g ON g.grp = c.key / d.width
 ),
 per_task AS (
-    SELECT uid, task,
-           sum(attempted) AS attempted,
-           sum(completed) AS completed,
-           sum(scored) AS scored,
-           sum(total) / sum(attempted) AS avg_score,
-           max(best) AS best,
-           max(latest_seq) AS latest_seq,
-           max(last_completed_seq) AS last_completed_seq,
-           max(last_active) AS last_active
-    FROM partials
-    WHERE in_period
-    GROUP BY uid, task
+    SELECT p.pid, c.uid, c.task,
+           sum(c.attempted) AS attempted,
+           sum(c.completed) AS completed,
+           coalesce(sum(c.completed) FILTER (WHERE c.final), 0) AS scored,
+           sum(c.total) / sum(c.attempted) AS avg_score,
+           max(c.best) AS best,
+           max(c.latest_seq) AS latest_seq,
+           max(c.last_completed_seq) AS last_completed_seq
+    FROM cells AS c
+    JOIN periods AS p ON c.seg BETWEEN p.lo AND p.hi
+    GROUP BY p.pid, c.uid, c.task
 ),
 ranked AS (
-    SELECT p.*,
-           lr.score[p.uid + 1] AS latest,
-           rank() OVER (PARTITION BY p.task ORDER BY p.avg_score DESC) AS task_rank
-    FROM per_task AS p
-    JOIN miners AS m ON m.uid = p.uid
-    JOIN runs AS lr ON lr.seq = p.latest_seq
+    SELECT t.*,
+           lr.score[t.uid + 1] AS latest,
+           rank() OVER (PARTITION BY t.pid, t.task ORDER BY t.avg_score DESC) AS task_rank
+    FROM per_task AS t
+    JOIN miners AS m ON m.uid = t.uid
+    JOIN runs AS lr ON lr.seq = t.latest_seq
 ),
 per_uid AS (
-    SELECT uid, max(last_completed_seq) AS last_completed_seq, max(last_active) AS last_active
+    SELECT pid, uid, max(last_completed_seq) AS last_completed_seq, max(latest_seq) AS latest_seq
     FROM per_task
-    GROUP BY uid
+    GROUP BY pid, uid
 ),
 last_ok AS (
-    SELECT u.uid, u.last_completed_seq AS seq, r.day
+    SELECT u.pid, u.uid, u.last_completed_seq AS seq, r.day
     FROM per_uid AS u
     LEFT JOIN runs AS r ON r.seq = u.last_completed_seq
 ),
 failures_after AS (
-    -- Trailing failures, part 1: every attempted entry on the days after the day of the
-    -- miner's last completed entry (all of them when it never completed one).
-    SELECT p.uid, sum(p.attempted) AS n
-    FROM partials AS p
-    JOIN last_ok AS k ON k.uid = p.uid
-    WHERE p.in_period AND (k.day IS NULL OR p.day > k.day)
-    GROUP BY p.uid
+    -- Trailing failures, part 1: every attempted entry of the period on the days after the
+    -- day of the miner's last completed entry (all of them when it never completed one).
+    SELECT k.pid, k.uid, sum(c.attempted) AS n
+    FROM last_ok AS k
+    JOIN periods AS p ON p.pid = k.pid
+    JOIN cells AS c ON c.uid = k.uid AND c.seg BETWEEN p.lo AND p.hi
+    WHERE k.day IS NULL OR c.day > k.day
+    GROUP BY k.pid, k.uid
 ),
 failures_same_day AS (
-    -- Part 2: attempted entries later on that same day.
-    SELECT k.uid, count(*) AS n
+    -- Part 2: attempted entries of the period later on that same day.
+    SELECT k.pid, k.uid, count(*) AS n
     FROM last_ok AS k
-    JOIN runs AS r ON r.day = k.day AND r.seq > k.seq
-    WHERE r.score[k.uid + 1] > '-Infinity'::float8 AND r.score[k.uid + 1] < 'Infinity'::float8
-    GROUP BY k.uid
+    JOIN periods AS p ON p.pid = k.pid
+    JOIN runs AS r ON r.day = k.day AND r.seq > k.seq AND r.seg BETWEEN p.lo AND p.hi
+    WHERE {_IS_FINITE.format("r.score[k.uid + 1]")}
+    GROUP BY k.pid, k.uid
+),
+matrix AS MATERIALIZED (
+    -- Every run's scores as one row of a 2-D array, rows in segment order: a miner's entries
+    -- in a period are then one column slice, cut without touching the other miners.
+    SELECT array_agg(score ORDER BY seg, seq) AS m FROM runs
+),
+slices AS (
+    SELECT p.pid,
+           count(*) FILTER (WHERE r.seg < p.lo) + 1 AS first_row,
+           count(*) FILTER (WHERE r.seg <= p.hi) AS last_row
+    FROM periods AS p
+    CROSS JOIN runs AS r
+    GROUP BY p.pid
 ),
 distribution AS (
-    SELECT (e.ord - 1)::int AS uid,
-           count(*) AS n,
-           percentile_cont(ARRAY[0.1, 0.25, 0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY e.v) AS p
-    FROM runs AS r
-    CROSS JOIN LATERAL unnest(r.score[1:(SELECT max(uid) + 1 FROM miners)])
-        WITH ORDINALITY AS e(v, ord)
-    WHERE r.in_period AND e.v > '-Infinity'::float8 AND e.v < 'Infinity'::float8
-    GROUP BY 1
+    -- Exact percentiles: one sort per miner and period, over that miner's column slice.
+    SELECT sl.pid, m.uid, q.n, q.p
+    FROM slices AS sl
+    CROSS JOIN matrix AS mx
+    CROSS JOIN miners AS m
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n,
+               percentile_cont(ARRAY[0.1, 0.25, 0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY z.v) AS p
+        FROM (
+            SELECT unnest(mx.m[sl.first_row:sl.last_row][m.uid + 1:m.uid + 1]) AS v
+        ) AS z
+        WHERE {_IS_FINITE.format("z.v")}
+    ) AS q
 ),
 daily AS (
-    SELECT uid, day::float8 AS x, sum(total) / sum(attempted) AS y
-    FROM partials
-    WHERE in_trend
-    GROUP BY uid, day
+    SELECT p.pid, c.uid, c.day::float8 AS x, sum(c.total) / sum(c.attempted) AS y
+    FROM cells AS c
+    JOIN periods AS p ON c.seg BETWEEN p.trend_lo AND p.trend_hi
+    GROUP BY p.pid, c.uid, c.day
 ),
 trend AS (
     -- Identical daily averages leave rounding noise in corr(); no spread means no correlation.
-    SELECT uid, count(*) AS days, regr_slope(y, x) AS slope,
+    SELECT pid, uid, count(*) AS days, regr_slope(y, x) AS slope,
            CASE WHEN stddev_pop(y) > :trend_flat THEN corr(y, x) END AS r
     FROM daily
-    GROUP BY uid
+    GROUP BY pid, uid
 ),
 period_runs AS (
     SELECT
-        count(*) AS n,
-        count(*) FILTER (WHERE task = 'weather') AS weather,
-        count(*) FILTER (WHERE task = 'geomagnetic') AS geomagnetic,
-        count(*) FILTER (WHERE task = 'soil_moisture') AS soil_moisture
-    FROM runs
-    WHERE in_period
+        p.pid,
+        count(r.seq) AS n,
+        count(r.seq) FILTER (WHERE r.task = 'weather') AS weather,
+        count(r.seq) FILTER (WHERE r.task = 'geomagnetic') AS geomagnetic,
+        count(r.seq) FILTER (WHERE r.task = 'soil_moisture') AS soil_moisture
+    FROM periods AS p
+    LEFT JOIN runs AS r ON r.seg BETWEEN p.lo AND p.hi
+    GROUP BY p.pid
 ),
 per_miner AS (
     SELECT
+        p.pid,
+        p.trend_start,
+        p.trend_end,
         m.uid,
         m.hotkey,
         {",".join(_task_select(task) for task in TASKS)},
-        u.last_active,
+        la.created_at AS last_active,
         coalesce(fa.n, 0) + coalesce(fs.n, 0) AS failures,
         d.n AS dist_n,
         d.p AS dist_p,
         tr.days AS trend_days,
         tr.slope AS trend_slope,
         tr.r AS trend_r
-    FROM miners AS m
+    FROM periods AS p
+    CROSS JOIN miners AS m
     {" ".join(_task_join(task) for task in TASKS)}
-    LEFT JOIN per_uid AS u ON u.uid = m.uid
-    LEFT JOIN failures_after AS fa ON fa.uid = m.uid
-    LEFT JOIN failures_same_day AS fs ON fs.uid = m.uid
-    LEFT JOIN distribution AS d ON d.uid = m.uid
-    LEFT JOIN trend AS tr ON tr.uid = m.uid
+    LEFT JOIN per_uid AS u ON u.pid = p.pid AND u.uid = m.uid
+    LEFT JOIN runs AS la ON la.seq = u.latest_seq
+    LEFT JOIN failures_after AS fa ON fa.pid = p.pid AND fa.uid = m.uid
+    LEFT JOIN failures_same_day AS fs ON fs.pid = p.pid AND fs.uid = m.uid
+    LEFT JOIN distribution AS d ON d.pid = p.pid AND d.uid = m.uid
+    LEFT JOIN trend AS tr ON tr.pid = p.pid AND tr.uid = m.uid
 ),
 totals AS (
     SELECT
@@ -253,19 +326,18 @@ totals AS (
                  + pm.soil_moisture_tasks_scored, 0) AS overall_avg
     FROM per_miner AS pm
 )
-INSERT INTO miner_performance_stats (
-    miner_uid, miner_hotkey, period_start, period_end, period_type,
-    {", ".join(STATS_COLUMNS)}
-)
 SELECT
-    t.uid, t.hotkey, :period_start, :period_end, :period_type,
-    t.total_attempted,
-    t.total_completed,
-    t.total_scored,
-    t.total_completed::float8 / nullif(t.total_attempted, 0),
-    t.overall_avg,
+    t.pid,
+    t.uid,
+    t.hotkey,
+    t.total_attempted AS total_tasks_attempted,
+    t.total_completed AS total_tasks_completed,
+    t.total_scored AS total_tasks_scored,
+    t.total_completed::float8 / nullif(t.total_attempted, 0) AS overall_success_rate,
+    t.overall_avg AS overall_avg_score,
     CASE WHEN t.overall_avg IS NOT NULL
-         THEN rank() OVER (ORDER BY t.overall_avg DESC NULLS LAST) END,
+         THEN rank() OVER (PARTITION BY t.pid ORDER BY t.overall_avg DESC NULLS LAST)
+    END AS overall_rank,
     {", ".join(f"t.{task}_{suffix}" for task in TASKS for suffix in _TASK_SUFFIXES)},
     CASE
         WHEN coalesce(t.trend_days, 0) < :trend_min_days THEN 'insufficient_data'
@@ -273,32 +345,48 @@ SELECT
              OR abs(t.trend_slope) < :trend_min_slope THEN 'stable'
         WHEN t.trend_slope > 0 THEN 'improving'
         ELSE 'declining'
-    END,
+    END AS performance_trend,
     CASE WHEN coalesce(t.trend_days, 0) >= :trend_min_days
-         THEN coalesce(abs(t.trend_r), 0.0) END,
-    t.last_active,
-    t.failures,
-    100.0 * t.total_attempted / nullif(pr.n, 0),
+         THEN coalesce(abs(t.trend_r), 0.0) END AS trend_confidence,
+    t.last_active AS last_active_time,
+    t.failures AS consecutive_failures,
+    100.0 * t.total_attempted / nullif(pr.n, 0) AS uptime_percentage,
     jsonb_build_object(
         'runs', jsonb_build_object(
             'total', pr.n, 'weather', pr.weather, 'geomagnetic', pr.geomagnetic,
             'soil_moisture', pr.soil_moisture),
         'trend', jsonb_build_object(
-            'window_start', CAST(:trend_start AS timestamptz),
-            'window_end', CAST(:trend_end AS timestamptz),
+            'window_start', t.trend_start,
+            'window_end', t.trend_end,
             'days', coalesce(t.trend_days, 0),
             'slope_per_day', t.trend_slope,
             'correlation', t.trend_r)
-    ),
+    ) AS detailed_metrics,
     jsonb_build_object(
         'count', coalesce(t.dist_n, 0),
         'p10', t.dist_p[1], 'p25', t.dist_p[2], 'p50', t.dist_p[3],
         'p75', t.dist_p[4], 'p90', t.dist_p[5]
-    ),
+    ) AS score_distribution
+FROM totals AS t
+JOIN period_runs AS pr ON pr.pid = t.pid
+"""
+
+_COMPUTED_COLUMNS: Final = tuple(
+    c for c in STATS_COLUMNS if c not in ("calculated_at", "updated_at")
+)
+
+_UPSERT_SQL: Final = f"""
+INSERT INTO miner_performance_stats (
+    miner_uid, miner_hotkey, period_start, period_end, period_type,
+    {", ".join(STATS_COLUMNS)}
+)
+SELECT
+    s.uid, s.hotkey, :period_start, :period_end, :period_type,
+    {", ".join(f"s.{c}" for c in _COMPUTED_COLUMNS)},
     :now,
     :now
-FROM totals AS t
-CROSS JOIN period_runs AS pr
+FROM {STAGING_TABLE} AS s
+WHERE s.pid = :pid
 ON CONFLICT (miner_uid, period_start, period_end, period_type) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in STATS_COLUMNS)}
 -- A row still carrying a UID's previous hotkey is stale: never relabel another miner's
@@ -317,55 +405,86 @@ def trend_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
     return last_day - timedelta(days=TREND_DAYS - 1), end
 
 
-def _execute_upsert(conn: Connection, period: Period, now: datetime) -> int:
-    trend_start, trend_end = trend_window(period, now)
-    params = {
-        "period_type": period.period_type,
-        "period_start": period.start,
-        "period_end": period.end,
-        "scan_start": min(period.start, trend_start),
-        "trend_start": trend_start,
-        "trend_end": trend_end,
-        "now": now,
+def _segment_plan(periods: list[Period], now: datetime) -> dict[str, Any]:
+    """The statement's parameters: segment boundaries and each period's segment ranges.
+
+    Segment j (1-based, as `width_bucket` numbers it) is [bounds[j-1], bounds[j]); a window
+    [start, end) whose ends are both boundaries is the segments index(start)+1 .. index(end).
+    """
+    windows = [(p.start, p.end, *trend_window(p, now)) for p in periods]
+    bounds = sorted({t.astimezone(timezone.utc) for w in windows for t in w})
+    index = {t: i for i, t in enumerate(bounds)}
+
+    def segments(start: datetime, end: datetime) -> tuple[int, int]:
+        return index[start.astimezone(timezone.utc)] + 1, index[end.astimezone(timezone.utc)]
+
+    spans = [(segments(s, e), segments(ts, te)) for s, e, ts, te in windows]
+    return {
+        "bounds": bounds,
+        "scan_start": bounds[0],
+        "scan_end": bounds[-1],
+        "pids": list(range(len(periods))),
+        "seg_lo": [span[0] for span, _ in spans],
+        "seg_hi": [span[1] for span, _ in spans],
+        "trend_lo": [trend[0] for _, trend in spans],
+        "trend_hi": [trend[1] for _, trend in spans],
+        "trend_starts": [w[2] for w in windows],
+        "trend_ends": [w[3] for w in windows],
         "trend_min_days": TREND_MIN_DAYS,
         "trend_min_r": TREND_MIN_CORRELATION,
         "trend_min_slope": TREND_MIN_SLOPE,
         "trend_flat": TREND_FLAT_SPREAD,
     }
+
+
+def _refresh(conn: Connection, periods: list[Period], now: datetime) -> dict[Period, int]:
+    """Compute every period in one statement, then write each with one upsert."""
     set_local = text("SELECT set_config('work_mem', :value, true)")
     previous = conn.execute(text("SELECT current_setting('work_mem')")).scalar_one()
     conn.execute(set_local, {"value": WORK_MEM})
-    count = conn.execute(text(_UPSERT_SQL), params).rowcount
-    # On failure the transaction is aborted and the rollback undoes the setting anyway.
+    conn.execute(text(_COMPUTE_SQL), _segment_plan(periods, now))
+    upsert = text(_UPSERT_SQL)
+    counts = {}
+    for pid, period in enumerate(periods):
+        params = {
+            "pid": pid,
+            "period_type": period.period_type,
+            "period_start": period.start,
+            "period_end": period.end,
+            "now": now,
+        }
+        counts[period] = conn.execute(upsert, params).rowcount
+        logger.info(
+            "refreshed %s statistics for %d miners (%s to %s)",
+            period.period_type,
+            counts[period],
+            period.start.isoformat(),
+            period.end.isoformat(),
+        )
+    # ON COMMIT DROP covers the end of the transaction; a caller's transaction may refresh
+    # again before that. On failure the rollback drops the table and restores work_mem.
+    conn.execute(text(f"DROP TABLE {STAGING_TABLE}"))
     conn.execute(set_local, {"value": previous})
-    return count
+    return counts
 
 
 def refresh_period_stats(bind: Connection | Engine, period: Period | str, now: datetime) -> int:
     """Recompute the statistics columns of every miner's row for one period; return the row count.
 
-    `period` is a `Period` or a period type (then the period containing `now`). One
-    INSERT ... SELECT ... ON CONFLICT statement; the pipeline and chain columns of existing rows
-    are not touched, and rows whose hotkey no longer matches node_table are left for
-    `delete_stale_rows`. With an Engine the statement runs in its own transaction; with a
-    Connection (also the one `AsyncConnection.run_sync` passes) in the caller's.
+    `period` is a `Period` or a period type (then the period containing `now`). The rows are
+    computed into a temporary table and written with one INSERT ... SELECT ... ON CONFLICT
+    statement; the pipeline and chain columns of existing rows are not touched, and rows whose
+    hotkey no longer matches node_table are left for `delete_stale_rows`. With an Engine the
+    refresh runs in its own transaction; with a Connection (also the one
+    `AsyncConnection.run_sync` passes) in the caller's.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     target = period if isinstance(period, Period) else period_for(period, now)
     if isinstance(bind, Engine):
         with bind.begin() as conn:
-            count = _execute_upsert(conn, target, now)
-    else:
-        count = _execute_upsert(bind, target, now)
-    logger.info(
-        "refreshed %s statistics for %d miners (%s to %s)",
-        target.period_type,
-        count,
-        target.start.isoformat(),
-        target.end.isoformat(),
-    )
-    return count
+            return _refresh(conn, [target], now)[target]
+    return _refresh(bind, [target], now)[target]
 
 
 def refresh_all(
@@ -376,16 +495,24 @@ def refresh_all(
     """Refresh the given periods (default: the current daily, weekly, monthly and all_time).
 
     Stale rows (hotkey no longer on the UID) are deleted first, in the same transaction, so
-    every registered miner ends up with a fresh row. Returns the rows written per period.
+    every registered miner ends up with a fresh row. All periods are computed by one statement
+    that reads every score entry once; each period is then written by one upsert. Returns the
+    rows written per period.
     """
     from minertrace.stats.retention import delete_stale_rows
 
-    targets = [
-        p if isinstance(p, Period) else period_for(p, now)
-        for p in (periods if periods is not None else current_periods(now))
-    ]
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    targets = list(
+        dict.fromkeys(
+            p if isinstance(p, Period) else period_for(p, now)
+            for p in (periods if periods is not None else current_periods(now))
+        )
+    )
     if isinstance(bind, Engine):
         with bind.begin() as conn:
             return refresh_all(conn, now, targets)
     delete_stale_rows(bind)
-    return {p: refresh_period_stats(bind, p, now) for p in targets}
+    if not targets:
+        return {}
+    return _refresh(bind, targets, now)
