@@ -121,35 +121,39 @@ periods AS (
 ),
 runs AS MATERIALIZED (
     SELECT
-        -- Exactly one entry per miner column, NULL elements as NaN: the score matrix below
-        -- needs equal row lengths, and an array without NULLs keeps slicing O(1) per row.
-        array_replace(coalesce(s.score[1:d.width], '{{}}'), NULL, 'NaN')
-            || array_fill('NaN'::float8,
-                          ARRAY[d.width - coalesce(cardinality(s.score[1:d.width]), 0)])
-            AS score,
-        s.created_at,
-        CASE
-            WHEN s.task_name = 'weather' THEN 'weather'
-            WHEN s.task_name = 'geomagnetic' THEN 'geomagnetic'
-            ELSE 'soil_moisture'
-        END AS task,
-        coalesce(s.status = 'completed'
-                 OR (s.task_name = 'weather' AND s.task_id LIKE 'final\\_weather\\_scores%'),
-                 false) AS final,
-        (s.created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-01' AS day,
-        width_bucket(s.created_at, CAST(:bounds AS timestamptz[])) AS seg,
+        r.*,
         -- One total order over the runs, so "latest" and "trailing" are well defined on ties.
-        row_number() OVER (ORDER BY s.created_at, s.task_name, s.task_id) AS seq
-    FROM score_table AS s
-    CROSS JOIN dims AS d
-    WHERE s.created_at >= :scan_start AND s.created_at < :scan_end
-      AND d.width > 0
-      AND (s.task_name IN ('weather', 'geomagnetic')
-           OR s.task_name LIKE 'soil\\_moisture\\_region\\_%')
-),
-grouped_runs AS MATERIALIZED (
-    SELECT r.*, dense_rank() OVER (ORDER BY r.seg, r.task, r.day, r.final) AS grp
-    FROM runs AS r
+        row_number() OVER (ORDER BY r.created_at, r.task_name, r.task_id) AS seq,
+        dense_rank() OVER (ORDER BY r.seg, r.task, r.day, r.final) AS grp
+    FROM (
+        SELECT
+            -- Exactly one entry per miner column, NULL elements as NaN: the score matrix
+            -- below needs equal row lengths, and an array without NULLs keeps slicing O(1).
+            array_replace(coalesce(s.score[1:d.width], '{{}}'), NULL, 'NaN')
+                || array_fill('NaN'::float8,
+                              ARRAY[d.width - coalesce(cardinality(s.score[1:d.width]), 0)])
+                AS score,
+            s.created_at,
+            s.task_name,
+            s.task_id,
+            CASE
+                WHEN s.task_name = 'weather' THEN 'weather'
+                WHEN s.task_name = 'geomagnetic' THEN 'geomagnetic'
+                ELSE 'soil_moisture'
+            END AS task,
+            coalesce(s.status = 'completed'
+                     OR (s.task_name = 'weather'
+                         AND s.task_id LIKE 'final\\_weather\\_scores%'),
+                     false) AS final,
+            (s.created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-01' AS day,
+            width_bucket(s.created_at, CAST(:bounds AS timestamptz[])) AS seg
+        FROM score_table AS s
+        CROSS JOIN dims AS d
+        WHERE s.created_at >= :scan_start AND s.created_at < :scan_end
+          AND d.width > 0
+          AND (s.task_name IN ('weather', 'geomagnetic')
+               OR s.task_name LIKE 'soil\\_moisture\\_region\\_%')
+    ) AS r
 ),
 cell_keys AS (
     -- The single pass over every entry, reduced to one cell per miner, task, UTC day,
@@ -167,14 +171,14 @@ cell_keys AS (
         SELECT unnest(r.score) AS v,
                generate_series(r.grp * d.width, r.grp * d.width + d.width - 1) AS key,
                r.seq
-        FROM grouped_runs AS r
+        FROM runs AS r
         CROSS JOIN dims AS d
     ) AS e
     WHERE {_IS_FINITE.format("e.v")}
     GROUP BY e.key
 ),
 groups AS (
-    SELECT DISTINCT grp, seg, task, day, final FROM grouped_runs
+    SELECT DISTINCT grp, seg, task, day, final FROM runs
 ),
 cells AS (
     SELECT (c.key % d.width)::int AS uid, g.seg, g.task, g.day, g.final,
