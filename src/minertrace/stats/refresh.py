@@ -1,5 +1,6 @@
-"""Period statistics: one set-based upsert per period from `score_table` into
-`miner_performance_stats`.
+"""Period statistics from `score_table` into `miner_performance_stats`: one statement computes
+every requested period into a temporary table (one read of the score rows), then one set-based
+upsert per period writes them.
 
 The rules (documented for users in docs/sections/stats.md):
 
@@ -37,8 +38,9 @@ TREND_MIN_CORRELATION: Final = 0.5
 TREND_MIN_SLOPE: Final = 0.001
 # Daily averages whose standard deviation is below this are flat (stable, confidence 0).
 TREND_FLAT_SPREAD: Final = 1e-9
-# The percentile sort holds every entry of the period (~1.7 M for 256 miners over 30 days);
-# the 4 MB default would spill it to disk and triple the time. Scoped to the statement.
+# The compute statement keeps the score rows twice in memory (the runs and the score matrix,
+# ~14 MB each for 256 miners over 30 days) and hashes ~23 k cells; the 4 MB default would
+# spill them to disk. Transaction-local, restored after the refresh.
 WORK_MEM: Final = "128MB"
 
 _TASK_SUFFIXES = (
