@@ -20,7 +20,6 @@ columns of the current period rows from the latest weight_submissions row of the
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,13 +32,20 @@ from minertrace.validator._bind import transaction
 from minertrace.validator.submit import ON_CHAIN_STATUSES, SubmissionState
 from minertrace.weights import TASKS, CycleTrace, NodeList
 
-_NON_FINITE = re.compile(r"-?Infinity|NaN")
 _SHORT = {"weather": "w", "geomagnetic": "g", "soil": "s"}
 
 
 def json_vector(values: np.ndarray) -> str:
     """A numeric vector as a JSON array, non-finite values as null."""
-    return _NON_FINITE.sub("null", json.dumps(values.tolist()))
+    if values.dtype.kind != "f":
+        return json.dumps(values.tolist())
+    finite = np.isfinite(values)
+    if finite.all():
+        return json.dumps(values.tolist())
+    # JSON has no NaN or infinity; an object array lets None stand in without a Python loop.
+    out = values.astype(object)
+    out[~finite] = None
+    return json.dumps(out.tolist())
 
 
 def stages_json(trace: CycleTrace, hotkeys: list[str | None]) -> str:
