@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -63,6 +64,13 @@ def test_weights_nonnegative_sum_to_one_and_submission_rules(net: dict[str, Any]
     present = trace.has_record
     assert np.all(trace.raw_weight[~present] == 0)
     assert set((trace.miners or {}).keys()) == set(np.flatnonzero(present).tolist())
+    # Independent of has_record: a UID whose every entry is null or 0.0 has no present task
+    # (spec 5.1), so it has no record and weight 0 at every stage.
+    rows = net["weather"] + net["geo"] + net["soil"]
+    absent = np.array([all(not r[u] for r in rows) for u in range(net["n"])])
+    assert not np.any(present[absent])
+    assert not (set((trace.miners or {}).keys()) & set(np.flatnonzero(absent).tolist()))
+    assert np.all(trace.raw_weight[absent] == 0)
     if not trace.weights_produced:
         assert trace.final is None and trace.no_weights_reason
         return
@@ -70,10 +78,10 @@ def test_weights_nonnegative_sum_to_one_and_submission_rules(net: dict[str, Any]
     assert np.all(trace.final >= 0)
     assert math.isclose(float(trace.final.sum()), 1.0, rel_tol=1e-12)
     assert np.all(trace.final[~present] == 0)
+    assert np.all(trace.submitted[absent] == 0)
     registered = np.array(net["registered"])
     assert np.all(trace.submitted[~registered] == 0)
-    validators = [v for v in net["validators"] if trace.final[v] > 0]
-    assert np.all(trace.submitted[validators] == 0)
+    assert np.all(trace.submitted[net["validators"]] == 0)
     if trace.submitted.sum() > 0:
         assert math.isclose(float(trace.submitted.sum()), 1.0, rel_tol=1e-12)
         # u16 values decode to within 1/65535 of the max-normalised submitted weights
@@ -82,6 +90,10 @@ def test_weights_nonnegative_sum_to_one_and_submission_rules(net: dict[str, Any]
         error = np.abs(trace.submitted_u16 / 65535 - trace.chain_weights / scale)
         assert np.all(error <= 0.5 / 65535 + 1e-12)
         assert np.array_equal(trace.submitted_u16 > 0, trace.chain_weights / scale >= 0.5 / 65535)
+        # The limit is 1 here, so the same holds against the submitted weights themselves.
+        sent = trace.submitted[trace.submitted_uids]
+        error = np.abs(trace.submitted_u16 / 65535 - sent / sent.max())
+        assert np.all(error <= 0.5 / 65535 + 1e-12)
         decoded = u16_decode(trace.emit_u16)
         assert math.isclose(float(decoded.sum()), 1.0, rel_tol=1e-12)
 
@@ -136,5 +148,12 @@ def test_random_garbage_never_raises(data: tuple[int, list[Any], list[Any], list
     assert trace.n_uids == n
     if trace.final is not None:
         assert np.all(trace.final >= 0)
-    trace.to_json_dict()
-    assert sum(trace.data_quality().values()) >= 0
+        assert math.isclose(float(trace.final.sum()), 1.0, rel_tol=1e-12)
+    assert trace.weights_produced == (trace.final is not None)
+    # The conformance object serialises (no numpy scalars or arrays leak into it).
+    json.dumps(trace.to_json_dict())
+    dq = trace.data_quality()
+    assert all(isinstance(v, int) and v >= 0 for v in dq.values())
+    # Entries of the geomagnetic rows (all of width n) are counted where they are missing.
+    nulls = sum(v is None for row in geo for v in row)
+    assert dq["missing_null"] >= nulls
