@@ -210,12 +210,12 @@ def test_score_distribution_percentiles(crafted: Engine, uid: int) -> None:
         assert dist[f"p{q}"] == pytest.approx(float(np.percentile(values, q)), abs=1e-12)
 
 
-def test_score_distribution_by_hand() -> None:
+def test_score_distribution_by_hand(crafted: Engine) -> None:
     # uid 0 sorted: 0.0 0.1 0.3 0.4 0.6 0.8; p10 sits halfway between the first two, etc.
-    values = sorted(ENTRIES[0])
-    assert np.percentile(values, [10, 25, 50, 75, 90]) == pytest.approx(
-        [0.05, 0.15, 0.35, 0.55, 0.7]
-    )
+    refresh_period_stats(crafted, "daily", NOW)
+    dist = rows(crafted, "daily")[0]["score_distribution"]
+    stored = [dist[f"p{q}"] for q in (10, 25, 50, 75, 90)]
+    assert stored == pytest.approx([0.05, 0.15, 0.35, 0.55, 0.7], abs=1e-12)
 
 
 def test_miner_without_entries_and_node_without_hotkey(crafted: Engine) -> None:
