@@ -96,11 +96,22 @@ async def test_end_to_end_scores_cycle_epoch(engine: Engine) -> None:
         assert r["scoring_pathway"] == rec.scoring_pathway
         assert r["pathway_details"] == rec.pathway_details
         assert r["multi_task_bonus"] == pytest.approx(rec.multi_task_bonus)
-        assert r["percentile_rank_weather"] == pytest.approx(rec.percentile_rank_weather)
+        for col in (
+            "percentile_rank_weather",
+            "percentile_rank_geomagnetic",
+            "percentile_rank_soil",
+            "weather_weight_contribution",
+            "geomagnetic_weight_contribution",
+            "soil_weight_contribution",
+        ):
+            assert r[col] == pytest.approx(getattr(rec, col)), col
         assert r["excellence_qualified_tasks"] == rec.excellence_qualified_tasks
         assert r["validator_hotkey"] == VALIDATOR
         assert r["incentive"] == pytest.approx(neurons[uid].incentive)
-        assert r["consensus_rank"] is not None
+        # Rank by incentive among the UIDs without a permit; ties share the higher rank.
+        assert r["consensus_rank"] == 1 + sum(
+            n.incentive > neurons[uid].incentive for n in neurons.values() if not n.validator_permit
+        )
         assert r["weight_submission_block"] == row["block_number"]
         assert r["consensus_block"] >= r["weight_submission_block"]
     assert any(r["incentive"] > 0 for r in rows)
