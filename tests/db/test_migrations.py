@@ -195,6 +195,14 @@ def test_legacy_round_trip_quarantines_and_is_lossless(legacy_engine: Engine) ->
         (int(r["miner_uid"]), r["period_start"], r["miner_hotkey"]) for r in legacy_rows
     ) == sorted((r["miner_uid"], r["period_start"], r["miner_hotkey"]) for r in head_snapshot)
     assert len({r["id"] for r in legacy_rows}) == len(legacy_rows)
+    # Every legacy value is back, miner_uid as TEXT again.
+    by_key = {(r["miner_uid"], r["period_start"], r["period_type"]): r for r in head_snapshot}
+    for r in legacy_rows:
+        assert isinstance(r["miner_uid"], str)
+        head = by_key[(int(r["miner_uid"]), r["period_start"], r["period_type"])]
+        assert {c: r[c] for c in LEGACY if c != "miner_uid"} == {
+            c: head[c] for c in LEGACY if c != "miner_uid"
+        }
     assert set(_all(legacy_engine, "SELECT 1 AS x FROM node_table WHERE uid = 300")[0]) == {"x"}
 
     up = migrate.upgrade(legacy_engine)
