@@ -323,6 +323,7 @@ def test_refuses_an_unrecognised_layout_unchanged(legacy_engine: Engine) -> None
     assert "mystery" in message
     assert "node_table.port" in message
     assert _schema_dump(legacy_engine) == before
+    assert _all(legacy_engine, "SELECT uid, port FROM node_table") == [{"uid": 1, "port": "80"}]
     assert migrate.current(legacy_engine) is None
     assert _all(legacy_engine, "SELECT to_regclass('minertrace_alembic_version') AS t") == [
         {"t": None}
