@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, event, insert
 
 from minertrace.db.tables import node_table, score_table
 from minertrace.validator.reads import (
@@ -227,3 +227,27 @@ async def test_cycle_inputs_async(engine: Engine) -> None:
     reads = await read_cycle_inputs_async(engine, NOW, 2000, validator_window_blocks=10)
     assert [r.task_id for r in reads.geomagnetic] == ["g"]
     assert reads.active_validator_uids == [2]
+
+
+def test_cycle_reads_are_five_queries_whatever_the_row_count(engine: Engine) -> None:
+    """One round trip per query: three score reads, the nodes and the active validators."""
+    _nodes(engine)
+    _insert(
+        engine,
+        [("geomagnetic", f"g{i}", NOW - timedelta(minutes=i)) for i in range(60)]
+        + [("soil_moisture_region_1", f"s{i}", NOW - timedelta(minutes=i)) for i in range(60)]
+        + [("weather", f"final_weather_scores_{i}", NOW - timedelta(hours=i)) for i in range(60)],
+    )
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        reads = read_cycle_inputs(engine, NOW, 2000)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert (len(reads.weather), len(reads.geomagnetic), len(reads.soil)) == (60, 60, 60)
+    tables = [s for s in seen if "score_table" in s or "node_table" in s]
+    assert len(tables) == 5, tables
