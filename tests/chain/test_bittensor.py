@@ -11,18 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bittensor as bt
 import pytest
+from bittensor.keyfiles import Keypair
+from bittensor.result import chain_error_from_substrate_request
+from fake_substrate import FakeNeuron, FakeSubnet, FakeSubstrate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-bt = pytest.importorskip("bittensor")
-
-from bittensor.keyfiles import Keypair  # noqa: E402
-from bittensor.result import chain_error_from_substrate_request  # noqa: E402
-from fake_substrate import FakeNeuron, FakeSubnet, FakeSubstrate  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from minertrace.chain.bittensor import BittensorChain, load_wallet  # noqa: E402
-from minertrace.chain.types import Chain, ChainError, SubmissionStatus  # noqa: E402
+from minertrace.chain.bittensor import BittensorChain, load_wallet
+from minertrace.chain.types import Chain, ChainError, SubmissionStatus
 
 NETUID = 7
 RAO = 1_000_000_000

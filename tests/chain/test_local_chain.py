@@ -58,17 +58,29 @@ async def test_registration_owner_and_permits() -> None:
 
 
 async def test_full_subnet_prunes_lowest_emission_non_immune() -> None:
-    chain = LocalChain(max_uids=4, immunity_period=5)
-    a = chain.register("a", "ca")
-    b = chain.register("b", "cb")
-    c = chain.register("c", "cc")
-    assert chain.n == 4
-    chain.advance(6)
-    uid = chain.register("d", "cd")
-    assert uid in (a, b, c)
-    assert chain.uid_of("d") == uid
-    assert (await chain.neurons(NET))[uid].block_at_registration == 6
-    assert chain.n == 4
+    hp = SubnetHyperparameters(tempo=10, weights_rate_limit=1, activity_cutoff=5000)
+    chain = LocalChain(netuid=NET, max_uids=5, immunity_period=5, hyperparameters=hp)
+    chain.register("v", "cv", 1000.0)
+    a, b, c = chain.register_many(["a", "b", "c"], ["ca", "cb", "cc"])
+    chain.refresh_permits()
+    assert chain.n == 5
+    # The validator rates a above c and ignores b, so after an epoch b earns nothing.
+    receipt = await chain.set_weights("v", NET, [a, c], [65535, 30000], 0)
+    assert receipt.ok
+    chain.advance(await chain.next_epoch_block(NET) - chain.height)
+    emission = {n.uid: n.emission for n in await chain.neurons(NET)}
+    assert emission[b] == 0.0 < emission[c] < emission[a]
+
+    d = chain.register("d", "cd")
+    assert d == b
+    assert chain.uid_of("d") == b and chain.uid_of("b") is None
+    assert (await chain.neurons(NET))[d].block_at_registration == chain.height
+    assert chain.n == 5
+    # d is immune and earns nothing yet; the next registration takes the lowest emission
+    # among the others: c (a and the validator earn more, the owner is never pruned).
+    e = chain.register("e", "ce")
+    assert e == c
+    assert chain.uid_of("d") == d
 
 
 async def test_each_rejection_has_its_error_in_chain_order() -> None:

@@ -229,14 +229,17 @@ async def test_stop_finishes_the_current_pass_and_releases(
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="POSIX signals")
-async def test_sigterm_stops_cleanly(engine: Engine, migrated_db_url: str) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_stops_cleanly(
+    engine: Engine, migrated_db_url: str, signum: signal.Signals
+) -> None:
     sim = _sim(seed=5, miners=12)
     passes: list[datetime] = []
 
     def terminate_once(now: datetime) -> None:
         passes.append(now)
         if len(passes) == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signum)
 
     service = _service(engine, sim, _settings(migrated_db_url), progress=terminate_once)
     service.install_signal_handlers()
