@@ -58,7 +58,8 @@ def epoch_command(
     if as_json:
         typer.echo(json.dumps({"epochs": [golden.result_to_json(r) for r in run.results]}))
         return
-    console = Console()
+    # Nine columns need about 90 characters; narrower, rich would truncate the headers.
+    console = Console(width=max(Console().width, 100))
     version = "Yuma 3" if run.params.yuma3 else "Yuma 2"
     for t, res in enumerate(run.results):
         table = Table(title=f"{run.name or input.name}: epoch {t} ({version})")
