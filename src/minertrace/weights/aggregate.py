@@ -3,6 +3,7 @@
 weather: the first row only, missing → 0; geomagnetic: plain mean over rows, missing → 0;
 soil: half-life decay in float32 with numpy's pairwise order, and a completeness factor.
 A task whose list is empty stays NaN (weather, soil) or 0 (geomagnetic), i.e. absent.
+An aggregated score that is not finite is absent too (:func:`finite_or_missing`).
 """
 
 from __future__ import annotations
@@ -98,3 +99,21 @@ def soil_scores(
     soil = np.where(ok, soil, 0.0)
     detail = SoilDetail(count, counts, base, factor, w32)
     return np.asarray(soil, dtype=np.float64), detail
+
+
+def finite_or_missing(scores: F64, has_rows: bool) -> tuple[F64, int]:
+    """The aggregated scores with every non-finite value made missing (NaN), and their count.
+
+    Parsing has already made ±inf and NaN entries missing (D4), so a non-finite aggregate comes
+    only from absurd finite entries whose mean or decayed sum overflows (or from the float32
+    soil step, where anything above ~3.4e38 is inf). D4 extends to such a score: it is missing,
+    never a NaN or inf that would poison the task's statistics. A task without rows is NaN by
+    design and counts nothing.
+    """
+    if not has_rows:
+        return scores, 0
+    bad = ~np.isfinite(scores)
+    count = int(np.count_nonzero(bad))
+    if count == 0:
+        return scores, 0
+    return np.where(bad, np.nan, scores), count

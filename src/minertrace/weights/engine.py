@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from numpy.typing import NDArray
 
 from minertrace.weights.aggregate import (
+    finite_or_missing,
     geomagnetic_scores,
     row_ages_days,
     soil_scores,
@@ -50,7 +52,15 @@ def _compute(inputs: CycleInputs, cfg: WeightConfig) -> CycleTrace:
     ages = row_ages_days([r.created_at for r in soil_rows], inputs.now)
     soil, soil_detail = soil_scores(soil_matrix, ages, cfg)
 
-    paths = compute_pathways({"weather": weather, "geomagnetic": geo, "soil": soil}, cfg)
+    scores: dict[str, NDArray[np.float64]] = {}
+    for task, values, rows in (
+        ("weather", weather, weather_rows),
+        ("geomagnetic", geo, geo_rows),
+        ("soil", soil, soil_rows),
+    ):
+        scores[task], overflowed = finite_or_missing(values, bool(rows))
+        dq.missing_overflow += overflowed
+    paths = compute_pathways(scores, cfg)
     raw = paths.raw_weight
     finite = np.isfinite(raw)
     if not finite.all():

@@ -26,13 +26,18 @@ _CLEAN_TYPES = {float, int, type(None), np.float64}
 
 @dataclass
 class DataQuality:
-    """Counters of entries treated as missing, by reason, and of suspicious rows/values."""
+    """Counters of entries treated as missing, by reason, and of suspicious rows/values.
+
+    ``missing_overflow`` counts aggregated task scores (one per UID and task), not entries:
+    finite entries whose mean or decayed sum is not finite (see ``finite_or_missing``).
+    """
 
     missing_null: int = 0
     missing_string: int = 0
     missing_nan: int = 0
     missing_inf: int = 0
     missing_other: int = 0
+    missing_overflow: int = 0
     rows_wrong_length: int = 0
     rows_all_missing: int = 0
     scores_negative: int = 0

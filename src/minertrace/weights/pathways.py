@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,15 @@ def _geo_params(sample: F64, config: WeightConfig) -> tuple[float, float, float 
         return config.geo_default_k, config.geo_default_x0, None
     x0 = float(np.mean(sample))
     sd = float(np.std(sample))
+    if not (math.isfinite(x0) and math.isfinite(sd)):
+        # Finite but absurd scores can overflow the sum or the squares. Scaled by the largest
+        # magnitude, the same statistics stay finite (mean and std of values in [-1, 1]); the
+        # spec's unscaled arithmetic is kept whenever it is finite, so ordinary inputs are
+        # bit-identical.
+        scale = float(np.max(np.abs(sample)))
+        unit = sample / scale
+        x0 = x0 if math.isfinite(x0) else float(np.mean(unit)) * scale
+        sd = sd if math.isfinite(sd) else float(np.std(unit)) * scale
     # Python's max/min semantics on purpose (spec §2.6): the clamp keeps its literal order.
     steep = config.geo_k_numerator / max(sd, config.geo_sd_floor)
     k = max(config.geo_k_min, min(config.geo_k_max, steep))
@@ -83,7 +93,8 @@ def compute_pathways(scores: dict[str, F64], config: WeightConfig) -> Pathways:
     """Ranks, qualification, contributions and max(E, D) for every UID (spec §4–5)."""
     n_uids = scores[TASKS[0]].shape[0]
     geo_valid = scores["geomagnetic"]
-    geo_sample = geo_valid[~np.isnan(geo_valid) & (geo_valid != 0)]
+    # The engine has made every non-finite score missing; isfinite keeps this stage safe alone.
+    geo_sample = geo_valid[np.isfinite(geo_valid) & (geo_valid != 0)]
     geo_k, geo_x0, geo_sd = _geo_params(geo_sample, config)
 
     stages: dict[str, TaskStage] = {}
