@@ -50,7 +50,8 @@ def compute(
     trace = compute_cycle(inputs)
     if as_json:
         full = trace.to_json_dict()
-        typer.echo(json.dumps({k: full[k] for k in _EXPECTED_KEYS}))
+        # to_json_dict() writes non-finite floats as null; allow_nan=False keeps it strict JSON.
+        typer.echo(json.dumps({k: full[k] for k in _EXPECTED_KEYS}, allow_nan=False))
         return
     _summary(trace, top)
 

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from minertrace.weights.config import TASKS
+from minertrace.weights.jsonsafe import finite_or_null
 from minertrace.weights.pathways import PATHWAY_LABELS, TaskStage
 
 F64 = NDArray[np.float64]
@@ -47,8 +48,9 @@ class MinerRecord:
     u16: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as a JSON-safe dict."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Every field as a JSON-safe dict (non-finite floats as None)."""
+        out: dict[str, Any] = finite_or_null({f.name: getattr(self, f.name) for f in fields(self)})
+        return out
 
     def conformance_dict(self) -> dict[str, Any]:
         """Exactly the record keys of the conformance format (`minertrace-weights/1`)."""

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from minertrace.weights.config import TASKS, WeightConfig
 from minertrace.weights.inputs import ScoreRow
+from minertrace.weights.jsonsafe import finite_or_null
 from minertrace.weights.pathways import PATHWAY_LABELS, TaskStage
 from minertrace.weights.records import MinerRecord, build_records
 
@@ -190,10 +191,15 @@ class CycleTrace:
         ]
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The conformance ``expected`` object, plus extra keys (scalars, quality, chain)."""
+        """The conformance ``expected`` object, plus extra keys (scalars, quality, chain).
+
+        Strict JSON: a float that is not finite (e.g. the diversity weight of a miner whose
+        absurd scores overflow it) is written as null, so ``json.dumps(..., allow_nan=False)``
+        always succeeds.
+        """
         produced = self.weights_produced
         miners = self.miners or {}
-        return {
+        out: dict[str, Any] = {
             "weights_produced": produced,
             "rank_based_fallback": self.rank_based_fallback,
             "raw_weights": self.raw_weight.tolist(),
@@ -215,6 +221,8 @@ class CycleTrace:
             "input_rows": self.input_rows(),
             "config": self.config.to_dict(),
         }
+        safe: dict[str, Any] = finite_or_null(out)
+        return safe
 
 
 def _num(x: float | None) -> float | None:
