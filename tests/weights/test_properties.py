@@ -150,8 +150,8 @@ def test_random_garbage_never_raises(data: tuple[int, list[Any], list[Any], list
         assert np.all(trace.final >= 0)
         assert math.isclose(float(trace.final.sum()), 1.0, rel_tol=1e-12)
     assert trace.weights_produced == (trace.final is not None)
-    # The conformance object serialises (no numpy scalars or arrays leak into it).
-    json.dumps(trace.to_json_dict())
+    # The conformance object is strict JSON: no numpy values, and no NaN or Infinity.
+    json.dumps(trace.to_json_dict(), allow_nan=False)
     dq = trace.data_quality()
     assert all(isinstance(v, int) and v >= 0 for v in dq.values())
     # Entries of the geomagnetic rows (all of width n) are counted where they are missing.
