@@ -128,6 +128,22 @@ def _all(engine: Engine, query: str) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(text(query)).mappings()]
 
 
+def _legacy_uid_texts(engine: Engine) -> dict[tuple[Any, ...], tuple[str, str]]:
+    rows = _all(engine, "SELECT * FROM miner_performance_stats_legacy_uid")
+    return {
+        (r["miner_uid"], r["period_start"], r["period_end"], r["period_type"]): (
+            r["miner_hotkey"],
+            r["legacy_miner_uid"],
+        )
+        for r in rows
+    }
+
+
+def _legacy_values(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Every legacy column of every row (miner_uid as stored), in a canonical order."""
+    return sorted((tuple(r[c] for c in LEGACY) for r in rows), key=repr)
+
+
 def test_legacy_round_trip_quarantines_and_is_lossless(legacy_engine: Engine) -> None:
     migrate.upgrade(legacy_engine, "0001")
     _populate(legacy_engine)
@@ -143,6 +159,15 @@ def test_legacy_round_trip_quarantines_and_is_lossless(legacy_engine: Engine) ->
     assert report.quarantined == dict(Counter(reasons.values()))
     assert report.converted_rows == len(kept)
     assert report.converted_rows + report.quarantined_total == len(before)
+    reworded = {
+        (int(r["miner_uid"]), r["period_start"], r["period_end"], r["period_type"]): r
+        for r in kept.values()
+        if r["miner_uid"] != str(int(r["miner_uid"]))
+    }
+    assert reworded  # the '0'-prefixed twins that won their collision
+    assert _legacy_uid_texts(legacy_engine) == {
+        key: (r["miner_hotkey"], r["miner_uid"]) for key, r in reworded.items()
+    }
 
     head_rows = _all(legacy_engine, f"SELECT * FROM miner_performance_stats ORDER BY {PK}")
     assert len(head_rows) == len(kept)
@@ -191,22 +216,19 @@ def test_legacy_round_trip_quarantines_and_is_lossless(legacy_engine: Engine) ->
     assert down.to_revision == "0001"
     assert down.archived_rows == sum(1 for r in head_snapshot if r["miner_uid"] % 2 == 0)
     legacy_rows = _all(legacy_engine, "SELECT * FROM miner_performance_stats")
-    assert sorted(
-        (int(r["miner_uid"]), r["period_start"], r["miner_hotkey"]) for r in legacy_rows
-    ) == sorted((r["miner_uid"], r["period_start"], r["miner_hotkey"]) for r in head_snapshot)
     assert len({r["id"] for r in legacy_rows}) == len(legacy_rows)
-    # Every legacy value is back, miner_uid as TEXT again.
-    by_key = {(r["miner_uid"], r["period_start"], r["period_type"]): r for r in head_snapshot}
-    for r in legacy_rows:
-        assert isinstance(r["miner_uid"], str)
-        head = by_key[(int(r["miner_uid"]), r["period_start"], r["period_type"])]
-        assert {c: r[c] for c in LEGACY if c != "miner_uid"} == {
-            c: head[c] for c in LEGACY if c != "miner_uid"
-        }
+    # Every legacy value of every non-quarantined row is back, miner_uid as its original TEXT.
+    assert _legacy_values(legacy_rows) == _legacy_values(list(kept.values()))
+    assert _all(legacy_engine, "SELECT to_regclass('miner_performance_stats_legacy_uid') AS t") == [
+        {"t": None}
+    ]
     assert set(_all(legacy_engine, "SELECT 1 AS x FROM node_table WHERE uid = 300")[0]) == {"x"}
 
     up = migrate.upgrade(legacy_engine)
     assert up.quarantined == {}
+    assert _legacy_uid_texts(legacy_engine) == {
+        key: (r["miner_hotkey"], r["miner_uid"]) for key, r in reworded.items()
+    }
     assert up.restored_rows == down.archived_rows
     assert _all(legacy_engine, f"SELECT * FROM miner_performance_stats ORDER BY {PK}") == (
         head_snapshot
@@ -336,3 +358,96 @@ def test_refuses_partial_layout(legacy_engine: Engine) -> None:
     with pytest.raises(UnrecognisedLayoutError, match="score_table: table missing"):
         migrate.upgrade(legacy_engine)
     assert migrate.current(legacy_engine) is None
+
+
+def _insert_legacy(engine: Engine, rows: list[tuple[str, str, str, str]]) -> None:
+    """Legacy rows (uid text, hotkey, day, updated_at) of one-day daily periods."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO miner_performance_stats (miner_uid, miner_hotkey, period_start, "
+                "period_end, period_type, updated_at) VALUES (:uid, :hk, CAST(:day AS date), "
+                "CAST(:day AS date) + 1, 'daily', CAST(:updated AS timestamptz))"
+            ),
+            [{"uid": u, "hk": h, "day": d, "updated": t} for u, h, d, t in rows],
+        )
+
+
+def _uid_texts(engine: Engine) -> list[tuple[str, str, str]]:
+    rows = _all(
+        engine,
+        "SELECT miner_uid, miner_hotkey, period_start::date::text AS day "
+        "FROM miner_performance_stats",
+    )
+    return sorted((r["miner_uid"], r["miner_hotkey"], r["day"]) for r in rows)
+
+
+def test_non_canonical_uid_text_survives_repeated_round_trips(legacy_engine: Engine) -> None:
+    migrate.upgrade(legacy_engine, "0001")
+    _insert_legacy(
+        legacy_engine,
+        [
+            ("07", "hk7", "2024-01-01", "2024-03-02"),  # newer: wins its collision with '7'
+            ("7", "hk7-old", "2024-01-01", "2024-03-01"),
+            ("7", "hk7", "2024-01-02", "2024-03-01"),  # another period: no collision
+            (" 8", "hk8", "2024-01-01", "2024-03-01"),  # not digits: quarantined
+            ("009", "hk9", "2024-01-01", "2024-03-01"),
+            ("00", "hk0", "2024-01-03", "2024-03-01"),
+        ],
+    )
+    survivors = [
+        ("00", "hk0", "2024-01-03"),
+        ("009", "hk9", "2024-01-01"),
+        ("07", "hk7", "2024-01-01"),
+        ("7", "hk7", "2024-01-02"),
+    ]
+    original = {
+        r["miner_uid"] + r["miner_hotkey"]: r
+        for r in _all(legacy_engine, "SELECT * FROM miner_performance_stats")
+    }
+    kept_rows = [original[uid + hk] for uid, hk, _ in survivors]
+
+    for cycle in range(3):
+        up = migrate.upgrade(legacy_engine)
+        assert up.quarantined == ({"uid_collision": 1, "non_numeric_uid": 1} if cycle == 0 else {})
+        assert sorted(_legacy_uid_texts(legacy_engine).values()) == [
+            ("hk0", "00"),
+            ("hk7", "07"),
+            ("hk9", "009"),
+        ]
+        assert migrate.check(legacy_engine) == []
+
+        migrate.downgrade(legacy_engine, "-1")
+        assert _uid_texts(legacy_engine) == survivors
+        legacy = _all(legacy_engine, "SELECT * FROM miner_performance_stats")
+        assert _legacy_values(legacy) == _legacy_values(kept_rows)
+        assert _all(
+            legacy_engine,
+            "SELECT miner_uid, quarantine_reason FROM miner_performance_stats_quarantine "
+            "ORDER BY miner_uid",
+        ) == [
+            {"miner_uid": " 8", "quarantine_reason": "non_numeric_uid"},
+            {"miner_uid": "7", "quarantine_reason": "uid_collision"},
+        ]
+
+
+def test_a_row_re_created_at_head_comes_back_canonical(legacy_engine: Engine) -> None:
+    migrate.upgrade(legacy_engine, "0001")
+    _insert_legacy(
+        legacy_engine,
+        [("07", "hk7", "2024-01-01", "2024-03-01"), ("009", "hk9", "2024-01-01", "2024-03-01")],
+    )
+    migrate.upgrade(legacy_engine)
+    with legacy_engine.begin() as conn:
+        conn.execute(text("DELETE FROM miner_performance_stats WHERE miner_uid = 9"))
+        conn.execute(
+            text(
+                "INSERT INTO miner_performance_stats (miner_uid, miner_hotkey, period_start, "
+                "period_end, period_type) VALUES (9, 'new', '2024-01-01', '2024-01-02', 'daily')"
+            )
+        )
+    migrate.downgrade(legacy_engine, "-1")
+    assert _uid_texts(legacy_engine) == [
+        ("07", "hk7", "2024-01-01"),
+        ("9", "new", "2024-01-01"),
+    ]

@@ -436,3 +436,36 @@ miner_performance_stats_quarantine = Table(
     Index("ix_mps_quarantine_reason", "quarantine_reason"),
     comment="Legacy miner_performance_stats rows the enhancement could not convert, kept whole.",
 )
+
+miner_performance_stats_legacy_uid = Table(
+    "miner_performance_stats_legacy_uid",
+    metadata,
+    Column("miner_uid", Integer, nullable=False, comment="Key of the converted row: its UID."),
+    Column(
+        "period_start",
+        DateTime(timezone=True),
+        nullable=False,
+        comment="Key of the converted row: period start.",
+    ),
+    Column(
+        "period_end",
+        DateTime(timezone=True),
+        nullable=False,
+        comment="Key of the converted row: period end.",
+    ),
+    Column("period_type", String(20), nullable=False, comment="Key of the converted row: type."),
+    Column(
+        "miner_hotkey",
+        Text,
+        nullable=False,
+        comment="Hotkey of the converted row: a row re-created for another one does not match.",
+    ),
+    Column(
+        "legacy_miner_uid",
+        Text,
+        nullable=False,
+        comment="The legacy TEXT miner_uid (e.g. '07'), written back by a downgrade.",
+    ),
+    PrimaryKeyConstraint("miner_uid", "period_start", "period_end", "period_type"),
+    comment="Legacy text of converted uids that were not canonical ('07'), for a downgrade.",
+)

@@ -6,11 +6,19 @@ as '7' and '07' for one period; the most recently updated row of a collision is 
 moved whole to miner_performance_stats_quarantine with a reason. The rest is converted in
 place: miner_uid becomes INTEGER, `id` goes, the four period columns become the primary key,
 the new columns, checks and indexes are added. New-column values archived by an earlier
-downgrade are restored.
+downgrade are restored. A converted row whose uid text was not canonical ('07', '009') has that
+text kept in miner_performance_stats_legacy_uid, by key and hotkey.
 
 Downgrade: new-column values are copied to miner_performance_stats_archive (node_table's to
 node_table_archive) before the columns are dropped; the legacy layout is restored with a fresh
-`id`. Side tables that hold rows (weight_submissions, the quarantine) are kept, never dropped.
+`id`, and miner_uid gets its legacy text back from miner_performance_stats_legacy_uid (only for
+a row with the same key and hotkey: a row deleted at head and re-created for another miner gets
+the canonical text), which is then dropped, so cycles never accumulate stale entries. Side
+tables that hold rows (weight_submissions, the quarantine) are kept, never dropped.
+
+The legacy-uid table has no foreign key to miner_performance_stats on purpose: one would make
+`TRUNCATE miner_performance_stats` fail and put a check on every delete of the hot table, for
+what is only a restoration hint matched by key and hotkey.
 
 All row movement is set-based SQL (INSERT ... SELECT, UPDATE ... FROM).
 
@@ -39,6 +47,7 @@ MPS = "miner_performance_stats"
 QUARANTINE = "miner_performance_stats_quarantine"
 MPS_ARCHIVE = "miner_performance_stats_archive"
 NODE_ARCHIVE = "node_table_archive"
+LEGACY_UID = "miner_performance_stats_legacy_uid"
 MPS_KEY = ("miner_uid", "period_start", "period_end", "period_type")
 NODE_NEW = ("consensus", "dividends", "validator_permit", "last_update_block")
 VALID_UID = "miner_uid ~ '^[0-9]+$'"
@@ -168,6 +177,17 @@ def _quarantine_and_convert(bind: Connection) -> None:
     counts = bind.execute(text("SELECT reason, count(*) FROM _mps_triage GROUP BY reason")).all()
     op.execute("DROP TABLE _mps_triage")
 
+    # Every remaining uid is digits in INTEGER range, so the casts below cannot fail.
+    head.miner_performance_stats_legacy_uid.create(bind)
+    key = _cols(MPS_KEY[1:])
+    op.execute(
+        f"""
+        INSERT INTO {LEGACY_UID} ({_cols(MPS_KEY)}, miner_hotkey, legacy_miner_uid)
+        SELECT miner_uid::integer, {key}, miner_hotkey, miner_uid
+        FROM {MPS} WHERE miner_uid <> miner_uid::integer::text
+        """
+    )
+
     for index in legacy.miner_performance_stats.indexes:
         op.execute(f"DROP INDEX IF EXISTS {index.name}")
     op.execute(f"ALTER TABLE {MPS} DROP CONSTRAINT IF EXISTS uq_mps_miner_period")
@@ -239,6 +259,15 @@ def downgrade() -> None:
     for name in head.MPS_NEW_COLUMNS:
         op.drop_column(MPS, name)
     op.execute(f"ALTER TABLE {MPS} ALTER COLUMN miner_uid TYPE TEXT USING miner_uid::text")
+    # Absent from a database adopted at head with the "current" layout: nothing to restore.
+    if _exists(bind, LEGACY_UID):
+        match = " AND ".join(f"m.{k} = u.{k}" for k in MPS_KEY[1:])
+        op.execute(
+            f"UPDATE {MPS} m SET miner_uid = u.legacy_miner_uid FROM {LEGACY_UID} u "
+            f"WHERE m.miner_uid = u.miner_uid::text AND {match} "
+            "AND m.miner_hotkey = u.miner_hotkey"
+        )
+        op.drop_table(LEGACY_UID)
     op.execute(f"ALTER TABLE {MPS} ADD COLUMN id SERIAL")
     op.execute(f"ALTER TABLE {MPS} ADD CONSTRAINT {MPS}_pkey PRIMARY KEY (id)")
     op.create_unique_constraint("uq_mps_miner_period", MPS, list(MPS_KEY))
