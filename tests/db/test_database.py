@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -101,7 +102,10 @@ async def test_async_engine(migrated_db_url: str) -> None:
         assert result.scalar() == 0
 
 
-def test_embedded_server_is_reused_and_stopped(tmp_path: Path) -> None:
+def test_embedded_server_is_reused_and_stopped(tmp_path: Path, monkeypatch: Any) -> None:
+    # The embedded server is what runs when no URL is configured, whatever the test run uses.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("MINERTRACE_DATABASE_URL", raising=False)
     settings = load_settings(data_dir=tmp_path / "data")
     with Database.open(settings) as db:
         assert db.embedded is not None
