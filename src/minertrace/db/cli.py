@@ -29,6 +29,7 @@ STATUS_TABLES = (
     "score_table",
     "miner_performance_stats",
     "miner_performance_stats_quarantine",
+    "miner_performance_stats_legacy_uid",
     "weight_submissions",
     "miner_performance_stats_archive",
     "node_table_archive",
