@@ -16,22 +16,17 @@ Run: `.venv/bin/python bench/cycle.py [--repeat N] [--with-stats]`.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import os
 import platform
 import statistics
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from benchdb import bench_engine
 from minertrace.db.tables import metadata
 from minertrace.validator.persist import build_record
 from minertrace.validator.submit import SubmissionState
@@ -42,37 +37,6 @@ SIZES = (256, 4096)
 ROWS = {"weather": 100, "geomagnetic": 24, "soil": 200}
 TARGET_256_S = 0.050
 NOW = datetime(2025, 7, 27, 12, 0, tzinfo=timezone.utc)
-
-
-@contextmanager
-def bench_engine() -> Iterator[sa.Engine]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        base = sa.make_url(url).set(drivername="postgresql+psycopg")
-        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text("DROP DATABASE IF EXISTS minertrace_bench_cycle"))
-            conn.execute(sa.text("CREATE DATABASE minertrace_bench_cycle"))
-        engine = sa.create_engine(base.set(database="minertrace_bench_cycle"))
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            with admin.connect() as conn:
-                conn.execute(sa.text("DROP DATABASE IF EXISTS minertrace_bench_cycle"))
-            admin.dispose()
-        return
-    import pgserver
-
-    with tempfile.TemporaryDirectory(prefix="minertrace-bench-") as tmp:
-        server = pgserver.get_server(tmp, cleanup_mode="stop")
-        try:
-            uri = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-            engine = sa.create_engine(uri)
-            yield engine
-            engine.dispose()
-        finally:
-            server.cleanup()
 
 
 def synthetic_trace(n_uids: int, detailed: bool, seed: int = 7) -> CycleTrace:
@@ -133,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     cpu = platform.processor() or platform.machine()
-    with bench_engine() as engine:
+    with bench_engine("minertrace_bench_cycle") as engine:
         metadata.create_all(engine)
         table = Table(title=f"trace-and-persist overhead per cycle ({args.repeat} cycles; {cpu})")
         for col in ("UIDs", "details", "realtime", "median ms", "p90 ms", "build ms", "target"):
@@ -162,13 +126,9 @@ def main() -> None:
                 )
         console.print(table)
     if args.with_stats:
-        spec = importlib.util.spec_from_file_location(
-            "bench_stats", Path(__file__).with_name("stats.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.main()
+        import stats as stats_bench
+
+        stats_bench.main()
 
 
 if __name__ == "__main__":

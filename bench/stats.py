@@ -9,12 +9,8 @@ else an embedded pgserver in a temporary directory. Prints a table.
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -22,6 +18,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from benchdb import bench_engine
 from minertrace.db.tables import metadata, node_table, score_table
 from minertrace.stats.periods import current_periods
 from minertrace.stats.refresh import refresh_all, refresh_period_stats
@@ -32,37 +29,6 @@ DAYS = 30
 PER_DAY = {"weather": 2, "geomagnetic": 24, "soil": 200}
 REPEATS = 3
 TARGET_S = 1.0
-
-
-@contextmanager
-def bench_engine() -> Iterator[sa.Engine]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        base = sa.make_url(url).set(drivername="postgresql+psycopg")
-        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text("DROP DATABASE IF EXISTS minertrace_bench_stats"))
-            conn.execute(sa.text("CREATE DATABASE minertrace_bench_stats"))
-        engine = sa.create_engine(base.set(database="minertrace_bench_stats"))
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            with admin.connect() as conn:
-                conn.execute(sa.text("DROP DATABASE IF EXISTS minertrace_bench_stats"))
-            admin.dispose()
-        return
-    import pgserver
-
-    with tempfile.TemporaryDirectory(prefix="minertrace-bench-") as tmp:
-        server = pgserver.get_server(tmp, cleanup_mode="stop")
-        try:
-            uri = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-            engine = sa.create_engine(uri)
-            yield engine
-            engine.dispose()
-        finally:
-            server.cleanup()
 
 
 def populate(engine: sa.Engine, now: datetime) -> int:
@@ -114,7 +80,7 @@ def timed(fn: object, repeats: int = REPEATS) -> list[float]:
 def main() -> None:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     console = Console()
-    with bench_engine() as engine:
+    with bench_engine("minertrace_bench_stats") as engine:
         metadata.create_all(engine)
         n_rows = populate(engine, now)
         table = Table(
