@@ -2,7 +2,7 @@
 every requested period into a temporary table (one read of the score rows), then one set-based
 upsert per period writes them.
 
-The rules (documented for users in docs/sections/stats.md):
+The rules (documented for users in the README, "Period statistics and retention"):
 
 - The miners are the `node_table` rows with a hotkey; UID u's entry in a score row is
   `score[u + 1]` (PostgreSQL arrays are 1-based).
