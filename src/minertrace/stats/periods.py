@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 PeriodType = Literal["daily", "weekly", "monthly", "all_time"]
 PERIOD_TYPES: tuple[PeriodType, ...] = get_args(PeriodType)
@@ -85,3 +86,13 @@ def current_periods(
 ) -> list[Period]:
     """The periods containing `now`: daily, weekly, monthly and all_time (or `types`, in order)."""
     return [period_for(kind, now) for kind in (types if types is not None else PERIOD_TYPES)]
+
+
+def period_params(periods: Sequence[Period]) -> dict[str, list[Any]]:
+    """The periods as three parallel arrays, the bind parameters of a set-based statement
+    that unnests `:period_types`, `:period_starts` and `:period_ends` together."""
+    return {
+        "period_types": [p.period_type for p in periods],
+        "period_starts": [p.start for p in periods],
+        "period_ends": [p.end for p in periods],
+    }

@@ -30,7 +30,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, text
 
 from minertrace.chain.types import Chain, NeuronInfo
-from minertrace.stats.periods import current_periods
+from minertrace.stats.periods import current_periods, period_params
 from minertrace.validator._bind import transaction
 
 logger = logging.getLogger(__name__)
@@ -120,9 +120,7 @@ def write_epoch_results(
                 "hotkeys": [n.hotkey for n in neurons],
                 "incentives": [n.incentive for n in neurons],
                 "permits": [n.validator_permit for n in neurons],
-                "period_types": [p.period_type for p in periods],
-                "period_starts": [p.start for p in periods],
-                "period_ends": [p.end for p in periods],
+                **period_params(periods),
                 "epoch_block": epoch_block,
                 "now": now,
             },

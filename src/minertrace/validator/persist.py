@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 
-from minertrace.stats.periods import Period, current_periods
+from minertrace.stats.periods import Period, current_periods, period_params
 from minertrace.validator._bind import transaction
 from minertrace.validator.submit import ON_CHAIN_STATUSES, SubmissionState
 from minertrace.weights import TASKS, CycleTrace, NodeList
@@ -369,14 +369,6 @@ _SET_SUBMISSION_BLOCK = text(
 )
 
 
-def _period_params(periods: tuple[Period, ...] | list[Period]) -> dict[str, list[Any]]:
-    return {
-        "period_types": [p.period_type for p in periods],
-        "period_starts": [p.start for p in periods],
-        "period_ends": [p.end for p in periods],
-    }
-
-
 def _outcome_params(state: SubmissionState) -> dict[str, Any]:
     cols = state.outcome_columns()
     cols["attempts"] = json.dumps(cols["attempts"])
@@ -398,7 +390,7 @@ def upsert_miner_rows(conn: Connection, record: TraceRecord, wsb: int | None) ->
         return 0
     params = {
         **record.miners,
-        **_period_params(record.periods),
+        **period_params(record.periods),
         "detailed": record.detailed,
         "validator_hotkey": record.validator_hotkey,
         "wsb": wsb,
@@ -421,7 +413,7 @@ def set_submission_block(conn: Connection, record: TraceRecord, block: int | Non
         "hotkeys": record.miners["hotkeys"],
         "wsb": block,
         "now": record.computed_at,
-        **_period_params(record.periods),
+        **period_params(record.periods),
     }
     return int(conn.execute(_SET_SUBMISSION_BLOCK, params).rowcount)
 
@@ -450,7 +442,7 @@ def fill_pipeline_columns(
         "netuid": netuid,
         "now": now,
         "detailed": True,
-        **_period_params(periods if periods is not None else current_periods(now)),
+        **period_params(periods if periods is not None else current_periods(now)),
     }
     with transaction(bind) as conn:
         return int(conn.execute(_FILL_FROM_LATEST, params).rowcount)
