@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, Engine, text
 
 from minertrace.validator._bind import transaction
@@ -42,8 +43,9 @@ class ScoreRecord:
 
     task_name: str
     task_id: str | None
-    score: list[float]
-    """Empty when the row's array is NULL."""
+    score: npt.NDArray[np.float64]
+    """Empty when the row's array is NULL. An array, not a list: the weight engine takes
+    numpy rows on its fast path."""
     created_at: datetime
     status: str | None
 
@@ -119,7 +121,7 @@ def _records(conn: Connection, query: Any, since: datetime, limit: int | None) -
         ScoreRecord(
             task_name=r.task_name,
             task_id=r.task_id,
-            score=[] if r.score is None else np.asarray(r.score, dtype=np.float64).tolist(),
+            score=np.asarray([] if r.score is None else r.score, dtype=np.float64),
             created_at=r.created_at,
             status=r.status,
         )
