@@ -109,3 +109,20 @@ def test_distribution_of_every_period_matches_numpy(scored: Engine) -> None:
             for q in (10, 25, 50, 75, 90):
                 expected = float(np.percentile(values, q))
                 assert dist[f"p{q}"] == pytest.approx(expected, abs=1e-12), (period, uid, q)
+
+
+def test_period_without_runs_next_to_one_with_runs(scored: Engine) -> None:
+    # The percentiles of all periods come from one sort per miner; a period none of whose
+    # runs fall in it must come out empty, not borrow the other period's entries.
+    busy = current_periods(NOW)[3]
+    empty = Period("daily", NOW + timedelta(days=400), NOW + timedelta(days=401))
+    refresh_all(scored, NOW, [busy, empty])
+    stored = _all_rows(scored)
+    for uid in range(MINERS):
+        dist = stored[(uid, empty.period_type, empty.start, empty.end)]["score_distribution"]
+        assert dist["count"] == 0
+        assert all(dist[f"p{q}"] is None for q in (10, 25, 50, 75, 90))
+        values = [v[uid] for _, _, _, at, v in RUNS if busy.contains(at) and math.isfinite(v[uid])]
+        dist = stored[(uid, busy.period_type, busy.start, busy.end)]["score_distribution"]
+        assert dist["count"] == len(values) > 0
+        assert dist["p50"] == pytest.approx(float(np.median(values)), abs=1e-12)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, text
@@ -102,11 +103,59 @@ STAGING_TABLE: Final = "minertrace_period_stats"
 # NULL, NaN and both infinities in one range test.
 _IS_FINITE = "{0} > '-Infinity'::float8 AND {0} < 'Infinity'::float8"
 
-# Every requested period at once, into a temporary table (one row per miner and period);
-# `_UPSERT_SQL` then writes each period with one statement. Time is cut into segments at every
-# period and trend-window boundary, so each period and each trend window is a contiguous range
-# of segments and every entry is read once, whatever the number of periods.
-_COMPUTE_SQL: Final = f"""
+QUANTILES: Final = (0.1, 0.25, 0.5, 0.75, 0.9)
+"""The score_distribution percentiles (keys p10 ... p90), interpolated as `percentile_cont`."""
+
+
+def _percentile(q: float, values: str) -> str:
+    """`percentile_cont(q)` of the sorted float8 array `values` (NULL when it is NULL).
+
+    PostgreSQL's formula: x = q * (n - 1); the values at 1-based positions floor(x) + 1 and
+    ceil(x) + 1, then lo + (x - floor(x)) * (hi - lo), in the same float8 operations.
+    """
+    x = f"(CAST({q!r} AS float8) * (cardinality({values}) - 1))"
+    lo = f"{values}[floor({x})::int + 1]"
+    hi = f"{values}[ceil({x})::int + 1]"
+    return f"{lo} + (({x} - floor({x})) * ({hi} - {lo}))"
+
+
+@lru_cache(maxsize=16)
+def _compute_sql(spans_all: tuple[bool, ...]) -> str:
+    """Every requested period at once, into a temporary table (one row per miner and period).
+
+    `_UPSERT_SQL` then writes each period with one statement. Time is cut into segments at
+    every period and trend-window boundary, so each period and each trend window is a
+    contiguous range of segments and every entry is read once, whatever the number of periods.
+    The percentiles need one column per period; `spans_all[k]` tells that period k covers
+    every other one (then its entries need no filter; all_time, or a single period).
+    """
+    pids = range(len(spans_all))
+    span_columns = ", ".join(
+        f"max(first_row) FILTER (WHERE pid = {k}) - min(first_row) + 1 AS lo{k}, "
+        f"max(last_row) FILTER (WHERE pid = {k}) - min(first_row) + 1 AS hi{k}"
+        for k in pids
+    )
+    sorted_columns = ", ".join(
+        f"array_agg(z.v ORDER BY z.v) AS v{k}"
+        if spans_all[k]
+        else f"array_agg(z.v ORDER BY z.v) FILTER (WHERE z.pos BETWEEN sp.lo{k} AND sp.hi{k})"
+        f" AS v{k}"
+        for k in pids
+    )
+    # Without a position to carry, the sort is of bare float8 values (cheaper).
+    position = (
+        "" if all(spans_all) else ", generate_series(1, sp.last_row - sp.first_row + 1) AS pos"
+    )
+    percentile_columns = ", ".join(
+        f"cardinality(s.v{k}) AS n{k}, "
+        f"ARRAY[{', '.join(_percentile(q, f's.v{k}') for q in QUANTILES)}] AS p{k}"
+        for k in pids
+    )
+    unpivot = ", ".join(f"({k}, pc.n{k}, pc.p{k})" for k in pids)
+    distribution_keys = ", ".join(
+        f"'p{round(q * 100)}', t.dist_p[{i}]" for i, q in enumerate(QUANTILES, start=1)
+    )
+    return f"""
 CREATE TEMPORARY TABLE {STAGING_TABLE} ON COMMIT DROP AS
 WITH miners AS (
     SELECT uid, hotkey FROM node_table WHERE hotkey IS NOT NULL AND uid >= 0
@@ -241,7 +290,8 @@ failures_same_day AS (
 ),
 matrix AS MATERIALIZED (
     -- Every run's scores as one row of a 2-D array, rows in segment order: a miner's entries
-    -- in a period are then one column slice, cut without touching the other miners.
+    -- in the periods are then one column slice, cut without touching the other miners, and
+    -- each period is a range of positions in it.
     SELECT array_agg(score ORDER BY seg, seq) AS m FROM runs
 ),
 slices AS (
@@ -252,20 +302,32 @@ slices AS (
     CROSS JOIN runs AS r
     GROUP BY p.pid
 ),
-distribution AS (
-    -- Exact percentiles: one sort per miner and period, over that miner's column slice.
-    SELECT sl.pid, m.uid, q.n, q.p
-    FROM slices AS sl
+span AS (
+    -- The rows of every period together, and each period's rows as positions in that span.
+    SELECT min(first_row) AS first_row, max(last_row) AS last_row,
+           {span_columns}
+    FROM slices
+),
+percentiles AS MATERIALIZED (
+    -- Exact percentiles from one sort per miner over the span, not one per miner and period
+    -- (the periods overlap): a period's entries, filtered out of that order, are still sorted.
+    -- The aggregates share one ORDER BY, so PostgreSQL (16+) sorts their input once.
+    SELECT m.uid, {percentile_columns}
+    FROM span AS sp
     CROSS JOIN matrix AS mx
     CROSS JOIN miners AS m
     CROSS JOIN LATERAL (
-        SELECT count(*) AS n,
-               percentile_cont(ARRAY[0.1, 0.25, 0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY z.v) AS p
+        SELECT {sorted_columns}
         FROM (
-            SELECT unnest(mx.m[sl.first_row:sl.last_row][m.uid + 1:m.uid + 1]) AS v
+            SELECT unnest(mx.m[sp.first_row:sp.last_row][m.uid + 1:m.uid + 1]) AS v{position}
         ) AS z
         WHERE {_IS_FINITE.format("z.v")}
-    ) AS q
+    ) AS s
+),
+distribution AS (
+    SELECT x.pid, pc.uid, x.n, x.p
+    FROM percentiles AS pc
+    CROSS JOIN LATERAL (VALUES {unpivot}) AS x(pid, n, p)
 ),
 daily AS (
     SELECT p.pid, c.uid, c.day::float8 AS x, sum(c.total) / sum(c.attempted) AS y
@@ -370,12 +432,12 @@ SELECT
     ) AS detailed_metrics,
     jsonb_build_object(
         'count', coalesce(t.dist_n, 0),
-        'p10', t.dist_p[1], 'p25', t.dist_p[2], 'p50', t.dist_p[3],
-        'p75', t.dist_p[4], 'p90', t.dist_p[5]
+        {distribution_keys}
     ) AS score_distribution
 FROM totals AS t
 JOIN period_runs AS pr ON pr.pid = t.pid
 """
+
 
 _COMPUTED_COLUMNS: Final = tuple(
     c for c in STATS_COLUMNS if c not in ("calculated_at", "updated_at")
@@ -448,7 +510,12 @@ def _refresh(conn: Connection, periods: list[Period], now: datetime) -> dict[Per
     set_local = text("SELECT set_config('work_mem', :value, true)")
     previous = conn.execute(text("SELECT current_setting('work_mem')")).scalar_one()
     conn.execute(set_local, {"value": WORK_MEM})
-    conn.execute(text(_COMPUTE_SQL), _segment_plan(periods, now))
+    plan = _segment_plan(periods, now)
+    first, last = min(plan["seg_lo"]), max(plan["seg_hi"])
+    spans_all = tuple(
+        lo == first and hi == last for lo, hi in zip(plan["seg_lo"], plan["seg_hi"], strict=True)
+    )
+    conn.execute(text(_compute_sql(spans_all)), plan)
     upsert = text(_UPSERT_SQL)
     counts = {}
     for pid, period in enumerate(periods):
