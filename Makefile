@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev,bittensor
 
-.PHONY: demo test install lint typecheck bench clean
+.PHONY: demo test install lint bench clean
 
 $(BIN)/minertrace: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/weights.py
 	$(BIN)/python bench/chain.py
-	$(BIN)/python bench/cycle.py
+	$(BIN)/python bench/cycle.py --with-stats
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -131,3 +131,28 @@ def test_run_rejects_a_foreign_chain_state(migrated_db_url: str, tmp_path: Path)
     assert out.exit_code == 1
     assert "is not a simulated subnet" in out.output
     assert state.read_text() == '{"format": "something-else"}'
+
+
+def test_run_reports_a_missing_wallet_without_a_traceback(
+    migrated_db_url: str, tmp_path: Path
+) -> None:
+    wallets = tmp_path / "wallets"
+    out = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--database-url",
+            migrated_db_url,
+            "--subtensor.network",
+            "test",
+            "--wallet.name",
+            "nope",
+            "--wallet.hotkey",
+            "nothere",
+            "--wallet.path",
+            str(wallets),
+        ],
+    )
+    assert out.exit_code == 1
+    assert "error:" in out.output and str(wallets) in out.output.replace("\n", "")
+    assert "Traceback" not in out.output

@@ -195,9 +195,13 @@ async def _run(
             return 1
         network = settings.subtensor_chain_endpoint or settings.subtensor_network
         assert network is not None
-        bt_chain = BittensorChain.from_settings(
-            network, settings.wallet_name, settings.wallet_hotkey, settings.wallet_path
-        )
+        try:
+            bt_chain = BittensorChain.from_settings(
+                network, settings.wallet_name, settings.wallet_hotkey, settings.wallet_path
+            )
+        except (FileNotFoundError, ValueError) as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            return 1
         chain, hotkey, netuid, clock = bt_chain, bt_chain.hotkey, settings.netuid, SystemClock()
     service = Service(
         engine=db.engine,
@@ -212,7 +216,7 @@ async def _run(
     until = clock.now() + timedelta(hours=hours) if hours is not None else None
     console.print(
         f"minertrace service for hotkey {hotkey} on subnet {netuid} "
-        f"({'LocalChain' if sim else settings.subtensor_network}), database "
+        f"({'LocalChain' if sim else network}), database "
         f"{db.describe_server()}; Ctrl-C stops it.",
         highlight=False,
     )
