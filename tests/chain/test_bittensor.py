@@ -19,7 +19,7 @@ from fake_substrate import FakeNeuron, FakeSubnet, FakeSubstrate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minertrace.chain.bittensor import BittensorChain, load_wallet
+from minertrace.chain.bittensor.chain import BittensorChain, load_wallet
 from minertrace.chain.types import Chain, ChainError, SubmissionStatus
 
 NETUID = 7

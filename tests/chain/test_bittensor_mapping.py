@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from minertrace.chain.bittensor_mapping import (
+from minertrace.chain.bittensor.mapping import (
     axon_endpoint,
     chain_error_of,
     exceeds_max_weight,

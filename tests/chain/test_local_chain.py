@@ -7,7 +7,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from minertrace.chain.local import LocalChain
+from minertrace.chain.local.chain import LocalChain
 from minertrace.chain.types import (
     Chain,
     ChainError,

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from minertrace.chain import snapshot
-from minertrace.chain.blocks import BlockLog, next_stop
-from minertrace.chain.checks import check_malformed, check_weights
-from minertrace.chain.local import LocalChain
-from minertrace.chain.neurons import NeuronTable
+from minertrace.chain.local import snapshot
+from minertrace.chain.local.blocks import BlockLog, next_stop
+from minertrace.chain.local.chain import LocalChain
+from minertrace.chain.local.checks import check_malformed, check_weights
+from minertrace.chain.local.neurons import NeuronTable
 from minertrace.chain.types import ChainError, SubnetHyperparameters
 
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from minertrace.chain import golden
-from minertrace.chain.cli import app
+from minertrace.cli.chain import app
 
 CASES = sorted((Path(__file__).parents[1] / "data" / "conformance" / "yuma").glob("*.json"))
 ATOL = 1e-8

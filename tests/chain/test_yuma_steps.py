@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minertrace.chain import storage, yuma
+from minertrace.chain import yuma
+from minertrace.chain.local import storage
 
 
 def test_consensus_threshold_uses_the_chains_kappa() -> None:

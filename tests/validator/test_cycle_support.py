@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, event, select
 
-from minertrace.chain.local import LocalChain
+from minertrace.chain.local.chain import LocalChain
 from minertrace.chain.types import SubnetHyperparameters
 from minertrace.config import Settings
 from minertrace.db.tables import miner_performance_stats, weight_submissions

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from minertrace.chain.local import LocalChain
+from minertrace.chain.local.chain import LocalChain
 from minertrace.chain.types import ChainError
 from minertrace.cli import app
 from minertrace.config import load_settings
+from minertrace.explain.model import UnknownUidError, explain
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.cycle import CycleContext, CycleResult, run_cycle
-from minertrace.validator.explain import UnknownUidError, explain
 from minertrace.validator.ingest import record_scores
 from minertrace.validator.node_sync import sync_nodes
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, event, insert, select, text
 
-from minertrace.chain.local import LocalChain
+from minertrace.chain.local.chain import LocalChain
 from minertrace.chain.types import NeuronInfo, SubmissionReceipt, SubnetHyperparameters
 from minertrace.db.tables import (
     miner_performance_stats,

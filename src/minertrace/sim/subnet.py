@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
-from minertrace.chain.local import DEFAULT_GENESIS, LocalChain
-from minertrace.chain.peers import PeerKind
+from minertrace.chain.local.chain import DEFAULT_GENESIS, LocalChain
+from minertrace.chain.local.peers import PeerKind
 from minertrace.chain.types import ChainError, SubnetHyperparameters
 from minertrace.chain.yuma import YumaParams
 from minertrace.sim.population import Population, make_population

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from minertrace.chain.types import Chain
-from minertrace.cli_support import (
+from minertrace.cli._support import (
     DatabaseUrlOption,
     DataDirOption,
     cli_settings,
@@ -31,7 +31,7 @@ from minertrace.clock import Clock, SystemClock
 from minertrace.config import FLAGS, Settings
 from minertrace.db.database import Database
 from minertrace.db.migrate import upgrade
-from minertrace.validator.explain import Explanation, UnknownUidError, explain
+from minertrace.explain.model import Explanation, UnknownUidError, explain
 from minertrace.validator.lock import LockHeldError
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ async def _run(
         extra.append(Job("simulator", 600.0, sim_step))
     else:
         try:
-            from minertrace.chain.bittensor import BittensorChain
+            from minertrace.chain.bittensor.chain import BittensorChain
         except ImportError:
             err.print(
                 "[red]error:[/red] the real chain needs the bittensor extra: "

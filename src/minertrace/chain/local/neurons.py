@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from minertrace.chain import storage
+from minertrace.chain.local import storage
 from minertrace.chain.types import NeuronInfo
 from minertrace.chain.yuma import EpochResult
 

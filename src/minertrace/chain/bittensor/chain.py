@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "BittensorChain needs the bittensor SDK: pip install 'minertrace[bittensor]'"
     ) from exc
 
-from minertrace.chain.bittensor_mapping import (
+from minertrace.chain.bittensor.mapping import (
     chain_error_of,
     exceeds_max_weight,
     neuron_from_record,

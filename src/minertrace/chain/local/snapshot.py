@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from minertrace.chain.blocks import BlockLog
-from minertrace.chain.commits import Commit, CommitBook
-from minertrace.chain.epochs import EpochState
-from minertrace.chain.faults import Fault
-from minertrace.chain.neurons import NeuronTable
-from minertrace.chain.peers import Peer
+from minertrace.chain.local.blocks import BlockLog
+from minertrace.chain.local.commits import Commit, CommitBook
+from minertrace.chain.local.epochs import EpochState
+from minertrace.chain.local.faults import Fault
+from minertrace.chain.local.neurons import NeuronTable
+from minertrace.chain.local.peers import Peer
 from minertrace.chain.types import SubnetHyperparameters
 from minertrace.chain.yuma import YumaParams
 

@@ -10,8 +10,8 @@ import logging
 import numpy as np
 import numpy.typing as npt
 
-from minertrace.chain.blocks import Undo
-from minertrace.chain.neurons import NeuronTable
+from minertrace.chain.local.blocks import Undo
+from minertrace.chain.local.neurons import NeuronTable
 from minertrace.chain.types import SubnetHyperparameters
 from minertrace.chain.yuma import EpochResult, Liveness, YumaParams, epoch
 

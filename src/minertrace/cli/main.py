@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from minertrace.chain.cli import app as chain_app
-from minertrace.db.cli import app as db_app
-from minertrace.stats.cli import app as stats_app
-from minertrace.validator.cli import register as register_validator_commands
-from minertrace.weights.cli import app as weights_app
+from minertrace.cli.chain import app as chain_app
+from minertrace.cli.db import app as db_app
+from minertrace.cli.service import register as register_validator_commands
+from minertrace.cli.stats import app as stats_app
+from minertrace.cli.weights import app as weights_app
 
 app = typer.Typer(
     name="minertrace",

@@ -34,16 +34,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from minertrace.chain import epochs, snapshot, storage
-from minertrace.chain.blocks import BlockLog, next_stop
-from minertrace.chain.checks import Rejection, check_malformed, check_weights
-from minertrace.chain.commits import Commit, CommitBook
-from minertrace.chain.epochs import EpochState
-from minertrace.chain.faults import Fault
-from minertrace.chain.neurons import NeuronTable
-from minertrace.chain.peers import Peer, PeerKind, peer_rng, peer_weights
-from minertrace.chain.simclock import SimClock
-from minertrace.chain.snapshot import SNAPSHOT_FORMAT, ChainConfig, ChainState
+from minertrace.chain.local import epochs, snapshot, storage
+from minertrace.chain.local.blocks import BlockLog, next_stop
+from minertrace.chain.local.checks import Rejection, check_malformed, check_weights
+from minertrace.chain.local.commits import Commit, CommitBook
+from minertrace.chain.local.epochs import EpochState
+from minertrace.chain.local.faults import Fault
+from minertrace.chain.local.neurons import NeuronTable
+from minertrace.chain.local.peers import Peer, PeerKind, peer_rng, peer_weights
+from minertrace.chain.local.simclock import SimClock
+from minertrace.chain.local.snapshot import SNAPSHOT_FORMAT, ChainConfig, ChainState
 from minertrace.chain.types import (
     ChainError,
     NeuronInfo,

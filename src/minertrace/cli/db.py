@@ -11,7 +11,7 @@ import typer
 from rich.table import Table as RichTable
 from sqlalchemy import text
 
-from minertrace.cli_support import (
+from minertrace.cli._support import (
     DatabaseUrlOption,
     DataDirOption,
     cli_settings,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from minertrace.chain import storage
+from minertrace.chain.local import storage
 from minertrace.chain.types import ChainError, SubnetHyperparameters
 
 IntArray = npt.NDArray[np.int64]

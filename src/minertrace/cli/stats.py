@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from minertrace.cli_support import (
+from minertrace.cli._support import (
     DatabaseUrlOption,
     DataDirOption,
     cli_settings,
