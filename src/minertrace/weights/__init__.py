@@ -7,6 +7,14 @@ from minertrace.weights.config import TASKS, WeightConfig
 from minertrace.weights.engine import compute_cycle
 from minertrace.weights.inputs import CycleInputs, Node, NodeList, ScoreRow
 from minertrace.weights.pathways import TaskStage
+from minertrace.weights.rules import (
+    GaiaRules,
+    RulesTrace,
+    StageSpec,
+    StoredCycle,
+    WeightRules,
+    rules_by_name,
+)
 from minertrace.weights.submission import normalize_max_weight, u16_decode, u16_encode
 from minertrace.weights.trace import CycleTrace, MinerRecord
 
@@ -14,14 +22,20 @@ __all__ = [
     "TASKS",
     "CycleInputs",
     "CycleTrace",
+    "GaiaRules",
     "MinerRecord",
     "Node",
     "NodeList",
+    "RulesTrace",
     "ScoreRow",
+    "StageSpec",
+    "StoredCycle",
     "TaskStage",
     "WeightConfig",
+    "WeightRules",
     "compute_cycle",
     "normalize_max_weight",
+    "rules_by_name",
     "u16_decode",
     "u16_encode",
 ]
