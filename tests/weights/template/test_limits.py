@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -104,3 +108,37 @@ def test_u16_rounds_half_to_even_and_drops_zeros() -> None:
     uids, vals = u16_encode([3, 4, 9], [2.0, 1.0, 2e-6])
     assert uids.tolist() == [3, 4]
     assert vals.tolist() == [65535, 32768]
+
+
+VECTORS = (
+    Path(__file__).resolve().parents[2]
+    / "data"
+    / "conformance"
+    / "template"
+    / "sdk_process_weights.json"
+)
+
+
+def _vectors() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = json.loads(VECTORS.read_text())["cases"]
+    return cases
+
+
+@pytest.mark.parametrize("case", _vectors())
+def test_sdk_vectors_bit_for_bit(case: dict[str, Any]) -> None:
+    n = case["num_neurons"]
+    p = process_weights(
+        np.arange(n),
+        np.array(case["weights"]),
+        n,
+        case["min_allowed_weights"],
+        case["max_weight_limit"],
+        case["exclude_quantile"],
+    )
+    want = case["expected"]
+    assert str(p.weights.dtype) == want["dtype"]
+    assert p.uids.tolist() == want["uids"]
+    assert p.weights.astype(np.float64).tolist() == want["weights"]
+    emit_uids, emit_u16 = u16_encode(p.uids, p.weights)
+    assert emit_uids.tolist() == want["emit_uids"]
+    assert emit_u16.tolist() == want["emit_u16"]

@@ -56,7 +56,10 @@ def normalize_max_weight(x: ArrayLike, limit: float) -> NDArray[np.floating]:
     # (n - i - 1) * estimation[i]: the mass the larger entries would have at this one's share.
     tail = np.arange(n - 1, -1, -1).astype(estimation.dtype) * estimation
     n_values = int(np.count_nonzero(estimation / (tail + cumsum + _EPSILON) < lim))
-    cutoff_scale = (lim * cumsum[n_values - 1] - _EPSILON) / (1 - (lim * (n - n_values)))
+    # The SDK counts with a numpy integer, which makes this denominator, and so the cutoff,
+    # float64 whatever the dtype of the weights; the clipped values are cast back on assignment.
+    denominator = np.float64(1 - lim * (n - n_values))
+    cutoff_scale = (lim * cumsum[n_values - 1] - _EPSILON) / denominator
     cutoff = cutoff_scale * values.sum()
     weights[weights > cutoff] = cutoff
     return np.asarray(weights / weights.sum())
