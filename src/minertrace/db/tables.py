@@ -52,6 +52,7 @@ SUBMISSION_STATUSES = (
     "failed",
     "orphaned",
     "skipped",
+    "observed",
 )
 
 node_table = Table(
@@ -357,7 +358,7 @@ weight_submissions = Table(
     Column("trace_overhead_s", Double, comment="Trace-and-persist time of the cycle (s)."),
     CheckConstraint(
         "status IN ('computed', 'submitting', 'included', 'committed', 'verified', "
-        "'mismatch', 'failed', 'orphaned', 'skipped')",
+        "'mismatch', 'failed', 'orphaned', 'skipped', 'observed')",
         name="status",
     ),
     Index("ix_ws_validator_computed", "validator_hotkey", text("computed_at DESC")),
