@@ -129,7 +129,7 @@ def build_cycle(
         score_rows_json=json_text([dict(r) for r in score_rows or []]),
         scalars_json=json_text(all_scalars),
         data_quality_json="{}",
-        stages_json=json_text(stage_doc) if detailed else None,
+        stages_json=json.dumps(stage_doc, allow_nan=False) if detailed else None,
         weights_produced=positive,
         no_weights_reason=None if positive else "all_zero",
         final_weights=_json_vector(final),
@@ -148,40 +148,48 @@ def build_miners(
 
     ``submitted_weight`` is the final weight over the sum of the final weights; the keys of a
     miner's mapping named in ``MINER_COLUMNS`` go to their columns, every other key (and a
-    ``scoring_pathway`` that is not a pathway) to ``pathway_details``.
+    ``scoring_pathway`` that is not a pathway) to ``pathway_details``. Only the given miners'
+    mappings are visited one by one; everything else is array work.
     """
     n = final.shape[0]
     given = miners or {}
     bad = [u for u in given if not isinstance(u, (int, np.integer)) or not 0 <= u < n]
     if bad:
         raise ValueError(f"miner details for UIDs outside the weight vector: {bad[:10]}")
-    uids = np.union1d(np.flatnonzero(final > 0), np.asarray(list(given), dtype=np.int64))
-    uid_list = [int(u) for u in uids]
+    given_uids = np.fromiter((int(u) for u in given), dtype=np.int64, count=len(given))
+    uids = np.union1d(np.flatnonzero(final > 0), given_uids)
     total = float(np.sum(np.where(final > 0, final, 0.0)))
     share = final[uids] / total if total > 0 else np.zeros(uids.size)
-    columns: dict[str, list[Any]] = {"submitted_weight": [float(x) for x in share]}
-    details: list[str | None] = []
-    for uid in uid_list:
-        entry = dict(given.get(uid, {}))
-        pathway = entry.get("scoring_pathway")
-        if pathway is not None and str(pathway) not in SCORING_PATHWAYS:
-            entry["scoring_pathway_given"] = entry.pop("scoring_pathway")
-        extra = {k: v for k, v in entry.items() if k not in MINER_COLUMNS}
-        details.append(json_text(extra) if extra else None)
-    for name in MINER_COLUMNS:
-        if name == "submitted_weight":
-            continue
-        values = [given.get(u, {}).get(name) for u in uid_list]
-        if name == "scoring_pathway":
-            values = [
-                str(v) if v is not None and str(v) in SCORING_PATHWAYS else None for v in values
-            ]
-        else:
-            values = [_number(v, name) for v in values]
-        if any(v is not None for v in values):
-            columns[name] = values
-    hot = [hotkeys[u] if hotkeys is not None and u < len(hotkeys) else None for u in uid_list]
-    return RecordedMiners(uids=uid_list, hotkeys=hot, columns=columns, details=details)
+    columns: dict[str, list[Any]] = {"submitted_weight": share.tolist()}
+    details = np.full(uids.size, None, dtype=object)
+    if given:
+        at = np.searchsorted(uids, given_uids)
+        values = {name: np.full(uids.size, None, dtype=object) for name in MINER_COLUMNS}
+        for pos, entry in zip(at.tolist(), given.values(), strict=True):
+            extra = {k: v for k, v in entry.items() if k not in MINER_COLUMNS}
+            for name in MINER_COLUMNS.keys() & entry.keys():
+                values[name][pos] = _column_value(name, entry[name], extra)
+            details[pos] = json_text(extra) if extra else None
+        for name, column in values.items():
+            if name != "submitted_weight" and any(v is not None for v in column):
+                columns[name] = column.tolist()
+    hot = np.full(uids.size, None, dtype=object)
+    if hotkeys is not None and len(hotkeys):
+        known = np.asarray(list(hotkeys), dtype=object)
+        inside = uids < known.size
+        hot[inside] = known[uids[inside]]
+    return RecordedMiners(
+        uids=uids.tolist(), hotkeys=hot.tolist(), columns=columns, details=details.tolist()
+    )
+
+
+def _column_value(name: str, value: Any, extra: dict[str, Any]) -> Any:
+    if name != "scoring_pathway":
+        return _number(value, name)
+    if value is not None and str(value) in SCORING_PATHWAYS:
+        return str(value)
+    extra["scoring_pathway_given"] = value
+    return None
 
 
 def _number(value: Any, name: str) -> float | None:
