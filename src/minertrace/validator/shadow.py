@@ -50,7 +50,7 @@ from minertrace.validator.submit import SubmissionState, find_validator
 from minertrace.vocabulary import SubmissionStatus
 from minertrace.weights import CycleInputs, CycleTrace, StoredCycle, WeightRules
 from minertrace.weights.observe import compare_u16
-from minertrace.weights.rules import RulesTrace
+from minertrace.weights.rules import RulesTrace, hotkeys_by_uid
 
 logger = logging.getLogger(__name__)
 
@@ -187,10 +187,7 @@ class Shadow:
                 ws_id = insert_submission(conn, record, SubmissionState(status, error=reason))
                 upsert_miner_rows(conn, record, None)
                 return ws_id
-            hotkeys: list[str | None] = [None] * trace.n_uids
-            for node in inputs.node_list.nodes:
-                if node.uid < trace.n_uids:
-                    hotkeys[node.uid] = node.hotkey
+            hotkeys = hotkeys_by_uid(inputs.node_list, trace.n_uids)
             cycle, miners = trace_rows(
                 trace,
                 rules_name=self.rules.name,

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from minertrace.weights.config import TASKS, WeightConfig
 from minertrace.weights.engine import compute_cycle
-from minertrace.weights.inputs import CycleInputs, ScoreRow
+from minertrace.weights.inputs import CycleInputs, NodeList, ScoreRow
 from minertrace.weights.trace import CycleTrace
 
 F64 = NDArray[np.float64]
@@ -147,9 +147,8 @@ class StoredCycle:
             if name == "hotkey" and isinstance(values, list):
                 hotkeys = [v if isinstance(v, str) else None for v in values]
             elif isinstance(values, list):
-                vectors[name] = np.array(
-                    [np.nan if v is None else float(v) for v in values], dtype=np.float64
-                )
+                # numpy reads JSON null as NaN in a float array.
+                vectors[name] = np.array(values, dtype=np.float64)
         return cls(stages=vectors, scalars=dict(scalars or {}), hotkeys=hotkeys)
 
 
@@ -261,6 +260,16 @@ def rules_by_name(name: str, config: Mapping[str, Any] | None = None) -> WeightR
     return factory(config)
 
 
+def hotkeys_by_uid(nodes: NodeList, n: int) -> list[str | None]:
+    """The node list's hotkey of every UID 0..n-1 (None for an empty slot)."""
+    out = np.full(n, None, dtype=object)
+    uids = nodes.uids
+    inside = uids < n
+    out[uids[inside]] = np.asarray(nodes.hotkeys, dtype=object)[inside]
+    hotkeys: list[str | None] = out.tolist()
+    return hotkeys
+
+
 def rules_name(scalars: Mapping[str, Any] | None) -> str:
     """Which rules produced a stored cycle, from its ``scalars`` (Gaia's when not said)."""
     value = (scalars or {}).get(RULES_SCALAR)
@@ -284,6 +293,7 @@ __all__ = [
     "StageSpec",
     "StoredCycle",
     "WeightRules",
+    "hotkeys_by_uid",
     "rules_by_name",
     "rules_name",
     "stage_specs",

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from minertrace.weights.inputs import CycleInputs, ScoreRow
 from minertrace.weights.parse import DataQuality, parse_rows
-from minertrace.weights.rules import StageSpec, StoredCycle
+from minertrace.weights.rules import StageSpec, StoredCycle, hotkeys_by_uid
 from minertrace.weights.submission import check_encoding, u16_encode
 from minertrace.weights.template.config import TemplateConfig
 from minertrace.weights.template.ema import (
@@ -81,11 +81,7 @@ def _state_of(value: Any) -> _State:
     if not isinstance(value, dict):
         return _State(None, [], None)
     scores = value.get("scores")
-    vec = (
-        np.array([np.nan if v is None else float(v) for v in scores], dtype=np.float64)
-        if isinstance(scores, list)
-        else None
-    )
+    vec = np.array(scores, dtype=np.float64) if isinstance(scores, list) else None
     hot = value.get("hotkeys")
     hotkeys = [h if isinstance(h, str) else None for h in hot] if isinstance(hot, list) else []
     key = value.get("folded_through")
@@ -105,14 +101,6 @@ def _state_dict(
     }
 
 
-def _hotkeys(inputs: CycleInputs, n: int) -> list[str | None]:
-    out: list[str | None] = [None] * n
-    for node in inputs.node_list.nodes:
-        if node.uid < n:
-            out[node.uid] = node.hotkey
-    return out
-
-
 def _rows(inputs: CycleInputs, after: RowKey | None) -> list[ScoreRow]:
     rows = [*inputs.weather_results, *inputs.geomagnetic_results, *inputs.soil_results]
     rows.sort(key=row_key)
@@ -121,7 +109,7 @@ def _rows(inputs: CycleInputs, after: RowKey | None) -> list[ScoreRow]:
 
 def _compute(inputs: CycleInputs, cfg: TemplateConfig, state: _State) -> TemplateTrace:
     n = inputs.uid_count
-    hotkeys = _hotkeys(inputs, n)
+    hotkeys = hotkeys_by_uid(inputs.node_list, n)
     before = carried_scores(state.scores, n)
     reset = hotkey_resets(state.hotkeys, hotkeys, n)
     start = np.where(reset, np.float32(0), before).astype(np.float32)
