@@ -171,6 +171,11 @@ class WeightRules(Protocol):
         """The configuration in use."""
         ...
 
+    @property
+    def stateful(self) -> bool:
+        """Whether ``compute`` reads ``previous`` (else the caller need not read it)."""
+        ...
+
     def compute(self, inputs: CycleInputs, previous: StoredCycle | None = None) -> RulesTrace:
         """One cycle. ``previous`` is the validator's previous cycle (None for the first)."""
         ...
@@ -221,6 +226,7 @@ class GaiaRules:
     config: WeightConfig = field(default_factory=WeightConfig)
     name: str = DEFAULT_RULES
     stages: tuple[StageSpec, ...] = GAIA_STAGES
+    stateful: bool = False
 
     def compute(self, inputs: CycleInputs, previous: StoredCycle | None = None) -> CycleTrace:
         """:func:`compute_cycle` with this config; ``previous`` is not used."""

@@ -142,6 +142,7 @@ def test_gaia_adapter_is_compute_cycle() -> None:
     assert isinstance(a, CycleTrace)
     np.testing.assert_array_equal(a.emit_u16, compute_cycle(inputs).emit_u16)
     assert GaiaRules().replay_previous(StoredCycle()) is None
+    assert not GaiaRules().stateful and TemplateRules().stateful
 
 
 def test_unknown_rules_and_bad_config() -> None:

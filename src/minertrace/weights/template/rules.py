@@ -57,6 +57,7 @@ class TemplateRules:
     config: TemplateConfig = field(default_factory=TemplateConfig)
     name: str = RULES_NAME
     stages: tuple[StageSpec, ...] = TEMPLATE_STAGES
+    stateful: bool = True
 
     def compute(self, inputs: CycleInputs, previous: StoredCycle | None = None) -> TemplateTrace:
         """One cycle from ``previous``'s carried state (the ``state`` scalar of its row)."""
