@@ -64,7 +64,8 @@ def cli_settings(args: list[str] | None = None, **overrides: Any) -> Settings:
 
 @contextmanager
 def opened_database(
-    settings: Settings, opener: Callable[[Settings], Database] = Database.open
+    settings: Settings,
+    opener: Callable[[Settings], Database] = lambda s: Database.open(s.database_url, s.data_dir),
 ) -> Iterator[Database]:
     """The settings' database, closed on exit; unavailable servers and migration errors exit
     with a message that never contains the password."""
