@@ -108,8 +108,12 @@ def test_the_docs_have_python_examples() -> None:
 
 @pytest.mark.parametrize(("doc", "module", "names"), _doc_imports())
 def test_docs_import_from_package_faces_only(doc: str, module: str, names: list[str]) -> None:
-    package = SRC.joinpath(*module.split("."))
-    assert (package / "__init__.py").exists(), f"{doc} imports the module {module}"
-    declared = _declared_all(ast.parse((package / "__init__.py").read_text())) or []
+    face = SRC.joinpath(*module.split(".")) / "__init__.py"
+    if not face.exists() and module.count(".") == 1:
+        # A top-level module with its own `__all__` (`minertrace.vocabulary`) is a face too.
+        face = face.parent.with_suffix(".py")
+    assert face.exists(), f"{doc} imports the module {module}, not a package face"
+    declared = _declared_all(ast.parse(face.read_text()))
+    assert declared is not None, f"{doc} imports from {module}, which has no __all__"
     missing = [n for n in names if n not in declared]
     assert not missing, f"{doc}: {module} does not export {missing}"
