@@ -9,10 +9,13 @@ from typing import Any
 
 from minertrace.explain.parts import ChainInfo, CycleInfo, StageValue, Verification
 from minertrace.explain.reasons import Subject
-from minertrace.explain.stages import from_stats, integer, number
+from minertrace.explain.stages import integer, number
 from minertrace.store.explain import CycleRow, NodeRow, StatsRow
-from minertrace.vocabulary import SubmissionStatus, Task
+from minertrace.vocabulary import Pathway, SubmissionStatus, Task
 from minertrace.weights.config import WeightConfig
+from minertrace.weights.pathways import PATHWAY_LABELS
+
+_CODE_OF_PATHWAY = {Pathway(label): code for code, label in PATHWAY_LABELS.items()}
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,39 @@ def cycle_info(row: CycleRow) -> CycleInfo:
         valid_count={t: integer(scalars.get(f"valid_count_{t.value}")) for t in Task},
         config=parse_config(row.config),
     )
+
+
+def from_stats(stats: StatsRow) -> dict[str, StageValue]:
+    """Stage values recoverable from the stats row when the trace has no stage vectors."""
+    details: Mapping[str, Any] = stats.pathway_details or {}
+    out: dict[str, StageValue] = {
+        "excellence": stats.excellence_weight,
+        "diversity": stats.diversity_weight,
+        "multi_task_bonus": stats.multi_task_bonus,
+        "raw_weight": stats.raw_calculated_weight,
+        "pathway": _pathway_code(stats.scoring_pathway),
+        "rank_weather": stats.percentile_rank_weather,
+        "rank_geomagnetic": stats.percentile_rank_geomagnetic,
+        "rank_soil": stats.percentile_rank_soil,
+        "contribution_weather": stats.weather_weight_contribution,
+        "contribution_geomagnetic": stats.geomagnetic_weight_contribution,
+        "contribution_soil": stats.soil_weight_contribution,
+        "num_active_tasks": details.get("num_active_tasks"),
+    }
+    qualified = set(stats.excellence_qualified_tasks or [])
+    for task in Task:
+        score = details.get(f"{task.value}_score")
+        out[f"score_{task.value}"] = score
+        out[f"present_{task.value}"] = score is not None
+        out[f"qualified_{task.value}"] = task.value in qualified
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _pathway_code(label: str | None) -> int | None:
+    try:
+        return _CODE_OF_PATHWAY[Pathway(label)]
+    except (ValueError, KeyError):
+        return None
 
 
 def parse_config(data: Mapping[str, Any] | None) -> WeightConfig:

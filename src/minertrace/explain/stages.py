@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 from minertrace.explain.parts import Stage, StageValue
 from minertrace.explain.wording import TASK_LABELS
-from minertrace.store.explain import StatsRow
-from minertrace.vocabulary import Pathway, Task
+from minertrace.vocabulary import Task
 from minertrace.weights.pathways import PATHWAY_LABELS
 
 StageValues = Mapping[str, StageValue]
@@ -45,7 +43,6 @@ STAGE_ORDER: tuple[tuple[str, str], ...] = (
     ("submitted", "submitted weight"),
     ("u16", "u16 sent to the chain"),
 )
-_CODE_OF_PATHWAY = {Pathway(label): code for code, label in PATHWAY_LABELS.items()}
 
 
 def stages(values: StageValues) -> tuple[Stage, ...]:
@@ -61,39 +58,6 @@ def stages(values: StageValues) -> tuple[Stage, ...]:
             value = bool(value)
         out.append(Stage(name, label, value))
     return tuple(out)
-
-
-def from_stats(stats: StatsRow) -> dict[str, StageValue]:
-    """Stage values recoverable from the stats row when the trace has no stage vectors."""
-    details: Mapping[str, Any] = stats.pathway_details or {}
-    out: dict[str, StageValue] = {
-        "excellence": stats.excellence_weight,
-        "diversity": stats.diversity_weight,
-        "multi_task_bonus": stats.multi_task_bonus,
-        "raw_weight": stats.raw_calculated_weight,
-        "pathway": _pathway_code(stats.scoring_pathway),
-        "rank_weather": stats.percentile_rank_weather,
-        "rank_geomagnetic": stats.percentile_rank_geomagnetic,
-        "rank_soil": stats.percentile_rank_soil,
-        "contribution_weather": stats.weather_weight_contribution,
-        "contribution_geomagnetic": stats.geomagnetic_weight_contribution,
-        "contribution_soil": stats.soil_weight_contribution,
-        "num_active_tasks": details.get("num_active_tasks"),
-    }
-    qualified = set(stats.excellence_qualified_tasks or [])
-    for task in Task:
-        score = details.get(f"{task.value}_score")
-        out[f"score_{task.value}"] = score
-        out[f"present_{task.value}"] = score is not None
-        out[f"qualified_{task.value}"] = task.value in qualified
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def _pathway_code(label: str | None) -> int | None:
-    try:
-        return _CODE_OF_PATHWAY[Pathway(label)]
-    except (ValueError, KeyError):
-        return None
 
 
 def number(value: object) -> float | None:
