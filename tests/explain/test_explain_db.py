@@ -159,6 +159,7 @@ async def test_normal_miner(engine: Engine, scored: tuple[Subnet, CycleResult]) 
     assert exp.chain.incentive == pytest.approx(incentive)
     assert exp.chain.consensus_rank is not None and exp.chain.consensus_rank >= 1
     assert exp.chain.consensus_block == await net.chain.last_epoch_block(net.chain.netuid)
+    assert exp.chain.consensus_block is not None and result.block_number is not None
     assert exp.chain.consensus_delay_blocks == exp.chain.consensus_block - result.block_number
     assert "weight" in exp.summary and str(uid) in exp.summary
     doc = json.loads(json.dumps(exp.to_dict()))

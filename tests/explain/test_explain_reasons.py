@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -78,7 +79,7 @@ GOOD: dict[str, StageValue] = {
 }
 
 
-def subject(values: dict[str, StageValue] | None = None, **changes: Any) -> r.Subject:
+def subject(values: Mapping[str, StageValue] | None = None, **changes: Any) -> r.Subject:
     vals = {**GOOD, **(values or {})}
     base = r.Subject(
         uid=3,
