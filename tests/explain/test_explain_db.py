@@ -265,13 +265,14 @@ async def test_cli(
     assert "UID 4000 is unknown" in out.output
 
 
-@pytest.mark.parametrize("uid", [2**31, 2**31 - 1, 2**63, 10**30])
+@pytest.mark.parametrize("uid", [2**31, 2**31 - 1, 2**63, 10**30, -1])
 async def test_uid_beyond_the_database_range(
     engine: Engine, migrated_db_url: str, cli_app: typer.Typer, uid: int
 ) -> None:
     with pytest.raises(InvalidUidError, match=f"UID {uid} is not valid"):
         explain(engine, uid)
-    out = CliRunner().invoke(cli_app, ["explain", str(uid), "--database-url", migrated_db_url])
+    args = ["explain", "--database-url", migrated_db_url, "--", str(uid)]
+    out = CliRunner().invoke(cli_app, args)
     assert out.exit_code == 2, out.output
     assert f"UID {uid} is not valid" in out.output
     assert "Traceback" not in out.output and isinstance(out.exception, SystemExit)
