@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from minertrace.chain.local import epochs, snapshot, storage
+from minertrace.chain.local import epochs, snapshot
 from minertrace.chain.local.blocks import BlockLog, next_stop
 from minertrace.chain.local.checks import Rejection, check_malformed, check_weights
 from minertrace.chain.local.commits import Commit, CommitBook
@@ -52,6 +52,7 @@ from minertrace.chain.types import (
     SubnetHyperparameters,
 )
 from minertrace.chain.yuma import EpochResult, YumaParams, new_permits, normalize_stake
+from minertrace.weights.submission import u16_encode
 
 __all__ = ["DEFAULT_GENESIS", "SNAPSHOT_FORMAT", "Commit", "LocalChain"]
 
@@ -525,7 +526,7 @@ class LocalChain:
         )
         if w is None:
             return
-        uids, values = storage.encode_u16(w)
+        uids, values = u16_encode(np.arange(w.size), w)
         receipt = self._submit(peer.hotkey, uids.tolist(), values.tolist(), peer.version_key, block)
         if receipt.ok:
             peer.submissions += 1
