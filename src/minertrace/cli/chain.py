@@ -65,7 +65,8 @@ def epoch_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     if as_json:
-        typer.echo(json.dumps({"epochs": [golden.result_to_json(r) for r in run.results]}))
+        epochs = [golden.result_to_json(r) for r in run.results]
+        typer.echo(json.dumps({"epochs": epochs}, allow_nan=False))
         return
     # Nine columns need about 90 characters; narrower, rich would truncate the headers.
     console = Console(width=max(Console().width, 100))

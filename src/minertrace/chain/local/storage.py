@@ -54,3 +54,6 @@ def as_stored_fraction(x: FloatArray) -> FloatArray:
     """Epoch outputs as the chain keeps them: `floor(x * 65535) / 65535`."""
     clipped = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
     return np.asarray(np.floor(clipped * U16_MAX) / U16_MAX, dtype=np.float64)
+
+
+__all__ = ["U16_MAX", "as_stored_fraction", "limit_to_u16", "max_upscale_u16", "max_weight_ok"]
