@@ -115,7 +115,7 @@ def _local(settings: Settings, db: Database, options: LocalOptions) -> BuiltServ
     if path is not None and path.exists():
         try:
             sim = SimulatedSubnet.from_json(path.read_text())
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BuildError(
                 f"{path} is not a simulated subnet saved by `minertrace run --chain-state` "
                 f"({exc}); nothing was changed"
