@@ -22,6 +22,16 @@ def finite_or_null(value: Any) -> Any:
     Python-level walk); dates and datetimes become ISO 8601 text. Every other value is
     returned unchanged.
     """
+    kind = type(value)
+    # Exact-type checks first: the plain values of a trace take the cheapest path.
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is list or kind is tuple:
+        return [finite_or_null(v) for v in value]
+    if kind is dict:
+        return {k: finite_or_null(v) for k, v in value.items()}
     if isinstance(value, (float, np.floating)):
         number = float(value)
         return number if math.isfinite(number) else None
