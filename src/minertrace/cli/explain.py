@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import AbstractContextManager
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.exc import ProgrammingError
 
 from minertrace.cli._support import (
     DatabaseUrlOption,
@@ -19,19 +17,11 @@ from minertrace.cli._support import (
     cli_settings,
     console,
     fail,
-    opened_database,
+    opened_database_for,
 )
-from minertrace.config import Settings
-from minertrace.db.database import Database
-from minertrace.explain import (
-    Explanation,
-    InvalidUidError,
-    Reason,
-    StageValue,
-    UnknownCycleError,
-    UnknownUidError,
-    explain,
-)
+
+if TYPE_CHECKING:
+    from minertrace.explain import Explanation, Reason, StageValue
 
 EXIT_INPUT = 2
 
@@ -39,19 +29,6 @@ EXIT_INPUT = 2
 def register(app: typer.Typer) -> None:
     """Attach `explain` to the root app."""
     app.command(name="explain")(explain_command)
-
-
-def _database(settings: Settings, *, demo: bool) -> AbstractContextManager[Database]:
-    if not demo:
-        return opened_database(settings)
-    from minertrace.validator.demo import open_demo_database
-
-    def open_demo(settings: Settings) -> Database:
-        db = open_demo_database(settings)
-        db.ping()
-        return db
-
-    return opened_database(settings, open_demo)
 
 
 def explain_command(
@@ -76,8 +53,12 @@ def explain_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Why does this miner have this weight? The path from its scores to the chain."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from minertrace.explain import InvalidUidError, UnknownCycleError, UnknownUidError, explain
+
     settings = cli_settings(database_url=database_url, data_dir=data_dir)
-    with _database(settings, demo=demo_data) as db:
+    with opened_database_for(settings, demo=demo_data) as db:
         try:
             result = explain(db.engine, uid, validator_hotkey=validator_hotkey, cycle_id=cycle)
         except InvalidUidError as exc:

@@ -32,7 +32,7 @@ from minertrace.store.explain import (
 from minertrace.validator._bind import transaction
 from minertrace.weights.jsonsafe import finite_or_null
 
-__all__ = ["Explanation", "UnknownUidError", "assemble", "explain", "summary"]
+__all__ = ["Explanation", "assemble", "explain", "summary"]
 
 
 @dataclass(frozen=True)
