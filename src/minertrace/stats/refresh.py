@@ -20,22 +20,25 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine
 
 from minertrace.stats.periods import Period, current_periods, period_for
 from minertrace.store import delete_stale_rows, transaction, write_period_stats
-from minertrace.store.stats_sql import (
-    STATS_COLUMNS,
-    TREND_DAYS,
-    TREND_FLAT_SPREAD,
-    TREND_MIN_CORRELATION,
-    TREND_MIN_DAYS,
-    TREND_MIN_SLOPE,
-)
+from minertrace.store.stats_sql import STATS_COLUMNS
 
 logger = logging.getLogger(__name__)
+
+TREND_DAYS: Final = 14
+# Fewer distinct days with entries than this and a fitted line means nothing.
+TREND_MIN_DAYS: Final = 3
+# |Pearson r| of daily average vs day needed to call a direction; below it the line is noise.
+TREND_MIN_CORRELATION: Final = 0.5
+# Score units per day; scores live roughly in [0, 1], so 0.001/day is 1.4 % over the window.
+TREND_MIN_SLOPE: Final = 0.001
+# Daily averages whose standard deviation is below this are flat (stable, confidence 0).
+TREND_FLAT_SPREAD: Final = 1e-9
 
 
 def trend_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
@@ -104,10 +107,10 @@ def refresh_period_stats(bind: Connection | Engine, period: Period | str, now: d
     """Recompute the statistics columns of every miner's row for one period; return the row count.
 
     `period` is a `Period` or a period type (then the period containing `now`). The rows are
-    computed into a temporary table and written with one INSERT ... SELECT ... ON CONFLICT
-    statement; the pipeline and chain columns of existing rows are not touched, and rows whose
-    hotkey no longer matches node_table are left for `delete_stale_rows`. With an Engine the
-    refresh runs in its own transaction; with a Connection in the caller's.
+    computed into a temporary table and written with one upsert statement; the pipeline and
+    chain columns of existing rows are not touched, and rows whose hotkey no longer matches
+    node_table are left for `delete_stale_rows`. With an Engine the refresh runs in its own
+    transaction; with a Connection in the caller's.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -147,7 +150,10 @@ def refresh_all(
 
 __all__ = [
     "STATS_COLUMNS",
+    "TREND_DAYS",
+    "TREND_FLAT_SPREAD",
     "TREND_MIN_CORRELATION",
+    "TREND_MIN_DAYS",
     "TREND_MIN_SLOPE",
     "refresh_all",
     "refresh_period_stats",

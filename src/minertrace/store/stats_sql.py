@@ -14,15 +14,6 @@ from minertrace.vocabulary import SCORE_TASK_GEOMAGNETIC, SCORE_TASK_WEATHER
 
 # The statistics columns name the soil task after its score rows' prefix (soil_moisture_*).
 TASKS: Final = (SCORE_TASK_WEATHER, SCORE_TASK_GEOMAGNETIC, "soil_moisture")
-TREND_DAYS: Final = 14
-# Fewer distinct days with entries than this and a fitted line means nothing.
-TREND_MIN_DAYS: Final = 3
-# |Pearson r| of daily average vs day needed to call a direction; below it the line is noise.
-TREND_MIN_CORRELATION: Final = 0.5
-# Score units per day; scores live roughly in [0, 1], so 0.001/day is 1.4 % over the window.
-TREND_MIN_SLOPE: Final = 0.001
-# Daily averages whose standard deviation is below this are flat (stable, confidence 0).
-TREND_FLAT_SPREAD: Final = 1e-9
 # The compute statement keeps the score rows twice in memory (the runs and the score matrix,
 # ~14 MB each for 256 miners over 30 days) and hashes ~23 k cells; the 4 MB default would
 # spill them to disk. Transaction-local, restored after the refresh.
@@ -452,11 +443,6 @@ __all__ = [
     "STAGING_TABLE",
     "STATS_COLUMNS",
     "TASKS",
-    "TREND_DAYS",
-    "TREND_FLAT_SPREAD",
-    "TREND_MIN_CORRELATION",
-    "TREND_MIN_DAYS",
-    "TREND_MIN_SLOPE",
     "UPSERT_SQL",
     "WORK_MEM",
     "compute_sql",

@@ -2,7 +2,7 @@
 
 A weight_submissions row records the block (number, hash) that included its extrinsic. When the
 best chain's hash at that height differs, or the height no longer exists, the extrinsic is gone
-with the dropped block: the row becomes `orphaned` (one UPDATE for all such rows) and the next
+with the dropped block: the row becomes `orphaned` (one statement for all such rows) and the next
 cycle, which looks for orphaned rows, resubmits. Only rows within `lookback_blocks` of the tip
 are checked: older blocks are final, and checking them would cost a chain call per height on
 every pass.

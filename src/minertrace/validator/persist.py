@@ -21,6 +21,7 @@ from minertrace.stats.periods import current_periods
 from minertrace.store import TraceRecord
 from minertrace.store.pipeline import SHORT, TASKS
 from minertrace.weights import CycleTrace, NodeList
+from minertrace.weights.jsonsafe import finite_or_null
 
 
 def json_vector(values: np.ndarray) -> str:
@@ -44,16 +45,6 @@ def stages_json(trace: CycleTrace, hotkeys: list[str | None]) -> str:
     ]
     parts.append(f'"hotkey": {json.dumps(hotkeys)}')
     return "{" + ", ".join(parts) + "}"
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _hotkeys_per_uid(nodes: NodeList, n: int) -> np.ndarray:
@@ -118,9 +109,9 @@ def build_record(
         "computed_at": computed_at,
         "computed_block": computed_block,
         "n_uids": trace.n_uids,
-        "config": json.dumps(_json_safe(trace.config.to_dict())),
+        "config": json.dumps(finite_or_null(trace.config.to_dict())),
         "score_rows": json.dumps(trace.input_rows()),
-        "scalars": json.dumps(_json_safe(trace.scalars())),
+        "scalars": json.dumps(finite_or_null(trace.scalars())),
         "data_quality": json.dumps(trace.data_quality()),
         "stages": stages_json(trace, hot.tolist()) if detailed else None,
         "weights_produced": produced,
