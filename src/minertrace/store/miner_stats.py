@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, delete, exists, text
 
 from minertrace.chain.types import NeuronInfo
+from minertrace.db.tables import miner_performance_stats, node_table
 from minertrace.store._bind import transaction
 from minertrace.store._periods import PeriodWindow, period_params
 from minertrace.store.stats_sql import STAGING_TABLE, UPSERT_SQL, WORK_MEM, compute_sql
@@ -22,17 +23,12 @@ from minertrace.vocabulary import PeriodType
 
 logger = logging.getLogger(__name__)
 
-_DELETE_PERIOD_ROWS = text(
-    "DELETE FROM miner_performance_stats WHERE period_type <> :all_time AND period_end < :cutoff"
+_M = miner_performance_stats.c
+_DELETE_PERIOD_ROWS = delete(miner_performance_stats).where(
+    _M.period_type != bindparam("all_time"), _M.period_end < bindparam("cutoff")
 )
-_DELETE_STALE = text(
-    """
-    DELETE FROM miner_performance_stats AS s
-    WHERE NOT EXISTS (
-        SELECT 1 FROM node_table AS n
-        WHERE n.uid = s.miner_uid AND n.hotkey = s.miner_hotkey
-    )
-    """
+_DELETE_STALE = delete(miner_performance_stats).where(
+    ~exists().where(node_table.c.uid == _M.miner_uid, node_table.c.hotkey == _M.miner_hotkey)
 )
 
 # consensus_rank: RANK() by incentive among the UIDs without a validator permit.

@@ -19,9 +19,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Engine,
+    Integer,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+)
 
 from minertrace.chain.types import NeuronInfo
+from minertrace.db.tables import node_table
 from minertrace.store._bind import transaction
 
 ACTIVE_VALIDATOR_WINDOW_BLOCKS = 500
@@ -61,17 +73,14 @@ class MetagraphWrite:
     """score_table rows in which at least one entry was set to NaN."""
 
 
-_NODES = text("SELECT uid, hotkey, coldkey FROM node_table ORDER BY uid")
-
-_ACTIVE_VALIDATORS = text(
-    """
-    SELECT uid FROM node_table
-     WHERE validator_permit AND last_update_block >= :since_block
-     ORDER BY uid
-    """
+_N = node_table.c
+_NODES = select(_N.uid, _N.hotkey, _N.coldkey).order_by(_N.uid)
+_ACTIVE_VALIDATORS = (
+    select(_N.uid)
+    .where(_N.validator_permit, _N.last_update_block >= bindparam("since_block"))
+    .order_by(_N.uid)
 )
-
-_SUBNET_SIZE = text("SELECT max(uid) FROM node_table")
+_SUBNET_SIZE = select(func.max(_N.uid))
 
 _CHANGED = text(
     """
@@ -114,7 +123,7 @@ _VOID_SCORES = text(
     """
 )
 
-_DELETE_NODES = text("DELETE FROM node_table WHERE uid = ANY(CAST(:uids AS integer[]))")
+_DELETE_NODES = delete(node_table).where(_N.uid == any_(bindparam("uids", type_=ARRAY(Integer))))
 
 _UPSERT_NODES = text(
     """

@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, delete, select, text
 
+from minertrace.db.tables import weight_submissions
 from minertrace.store._bind import transaction
 from minertrace.store.records import Outcome, TraceRecord, Verification
 from minertrace.vocabulary import ON_CHAIN_STATUSES, PeriodType, SubmissionStatus
@@ -107,14 +108,17 @@ class TopMiner:
     consensus_rank: int | None
 
 
-_COMMITTED = text(
-    """
-    SELECT id, block_number, reveal_block, submitted_uids, submitted_u16
-      FROM weight_submissions
-     WHERE validator_hotkey = :hotkey AND netuid = :netuid AND status = :committed
-       AND verification IS NULL AND reveal_block <= :last_epoch
-     ORDER BY reveal_block, block_number, id
-    """
+_W = weight_submissions.c
+_COMMITTED = (
+    select(_W.id, _W.block_number, _W.reveal_block, _W.submitted_uids, _W.submitted_u16)
+    .where(
+        _W.validator_hotkey == bindparam("hotkey"),
+        _W.netuid == bindparam("netuid"),
+        _W.status == bindparam("committed"),
+        _W.verification.is_(None),
+        _W.reveal_block <= bindparam("last_epoch"),
+    )
+    .order_by(_W.reveal_block, _W.block_number, _W.id)
 )
 
 _SET_VERIFIED = text(
@@ -179,7 +183,7 @@ _IN_FORCE = text(
     """
 )
 
-_DELETE_BEFORE = text("DELETE FROM weight_submissions WHERE computed_at < :cutoff")
+_DELETE_BEFORE = delete(weight_submissions).where(_W.computed_at < bindparam("cutoff"))
 
 _TOP = text(
     """
