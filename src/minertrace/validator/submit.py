@@ -202,7 +202,7 @@ async def submit_weights(
                 receipt.message,
             )
         state.attempts.append(entry)
-        state.error = _error_text(entry)
+        state.error = _error_summary(entry)
         last = attempt == s.max_attempts
         state.status = SubmissionStatus.FAILED if last else SubmissionStatus.SUBMITTING
         state.touch()
@@ -266,7 +266,7 @@ async def _safe_landed(
         return None
 
 
-def _error_text(entry: Attempt) -> str:
+def _error_summary(entry: Attempt) -> str:
     return ": ".join(str(part) for part in (entry.status, entry.error, entry.message) if part)
 
 
