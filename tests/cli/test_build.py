@@ -32,7 +32,7 @@ def settings(db_url: str) -> Settings:
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    database = Database.from_url(db_url)
+    database = Database.open(db_url)
     yield database
     database.close()
 

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from rich.console import Console
@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from minertrace.cli import _support, app
 from minertrace.cli.demo import print_demo
+from minertrace.store import TopMiner
 from minertrace.validator.demo import DemoResult
 
 runner = CliRunner()
@@ -81,14 +82,16 @@ def test_demo_table_prints_hotkeys_as_written(monkeypatch: pytest.MonkeyPatch) -
     counters = SimpleNamespace(
         cycle_statuses=Counter({"verified": 1}), epochs=[1], runs=Counter(), failures=Counter()
     )
-    row: dict[str, Any] = {
-        "uid": 3,
-        "hotkey": "[bold]evil[/bold]",
-        "scoring_pathway": "diversity",
-        "weight": 0.5,
-        "incentive": None,
-        "consensus_rank": 1,
-    }
+    row = TopMiner(
+        cycle_id=1,
+        uid=3,
+        hotkey="[bold]evil[/bold]",
+        weight=0.5,
+        u16=65535,
+        scoring_pathway="diversity",
+        incentive=None,
+        consensus_rank=1,
+    )
     result = SimpleNamespace(
         counters=counters,
         simulated_seconds=86400.0,

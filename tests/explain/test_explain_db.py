@@ -22,9 +22,9 @@ from minertrace.explain import (
     UnknownUidError,
     explain,
 )
+from minertrace.store import record_scores
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.cycle import CycleContext, CycleResult, run_cycle
-from minertrace.validator.ingest import record_scores
 from minertrace.validator.node_sync import sync_nodes
 
 VALIDATOR = "validator-hk"

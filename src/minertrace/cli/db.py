@@ -104,29 +104,20 @@ def check(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None
 @app.command()
 def status(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None) -> None:
     """Server, URL (password redacted), revision and table row counts."""
-    from sqlalchemy import text
-
     from minertrace.db import migrate
+    from minertrace.store import table_row_counts
 
     with _database(database_url, data_dir) as db:
         version = db.ping()
         rev = migrate.current(db.engine)
         with db.engine.connect() as conn:
-            present = [
-                name
-                for name in STATUS_TABLES
-                if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar()
-            ]
-            counts = {}
-            if present:
-                query = ", ".join(f'(SELECT count(*) FROM "{n}") AS "{n}"' for n in present)
-                counts = dict(conn.execute(text(f"SELECT {query}")).mappings().one())
+            counts = table_row_counts(conn, STATUS_TABLES)
         say(f"server:   {db.describe_server()}")
         say(f"version:  {version.split(' on ')[0]}")
         say(f"url:      {db.display_url}")
         head = migrate.head_revision()
         say(f"revision: {rev or 'none'} ({'head' if rev == head else f'head is {head}'})")
         table = RichTable("table", "rows")
-        for name in present:
-            table.add_row(escape(name), str(counts[name]))
+        for name, count in counts.items():
+            table.add_row(escape(name), str(count))
         console.print(table)

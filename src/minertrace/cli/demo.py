@@ -109,16 +109,16 @@ def print_demo(result: DemoResult) -> None:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in result.top:
         table.add_row(
-            str(row["uid"]),
-            escape(str(row["hotkey"])),
-            escape(row["scoring_pathway"] or "-"),
-            _fmt(row["weight"], ".5f"),
-            _fmt(row["incentive"], ".5f"),
-            _fmt(row["consensus_rank"], "d"),
+            str(row.uid),
+            escape(str(row.hotkey)),
+            escape(row.scoring_pathway or "-"),
+            _fmt(row.weight, ".5f"),
+            _fmt(row.incentive, ".5f"),
+            _fmt(row.consensus_rank, "d"),
         )
     console.print(table)
     if result.top:
-        uid = result.top[0]["uid"]
+        uid = result.top[0].uid
         console.print(
             f"Why does a miner have its weight? Ask: [bold]minertrace explain {uid} --demo[/bold]",
         )

@@ -19,6 +19,7 @@ from minertrace.explain.facts import Facts, gather
 from minertrace.explain.parts import ChainInfo, CycleInfo, Reason, Stage, StageValue
 from minertrace.explain.reasons import has_no_task, judge, judge_without_cycle
 from minertrace.explain.stages import stages
+from minertrace.store import transaction
 from minertrace.store.explain import (
     MAX_CYCLE_ID,
     MAX_UID,
@@ -29,7 +30,6 @@ from minertrace.store.explain import (
     read_node,
     read_stats,
 )
-from minertrace.validator._bind import transaction
 from minertrace.weights.jsonsafe import finite_or_null
 
 __all__ = ["Explanation", "assemble", "explain", "summary"]
