@@ -89,10 +89,12 @@ def test_explain_reads_a_recorded_cycle(engine: Engine) -> None:
     rec.record_submission(handle, [1, 2], [65535, 43690], block=50)
     assert rec.flush()
     exp = explain(engine, 2)
-    assert exp.cycle is not None and exp.cycle["status"] == "included"
+    assert exp.cycle is not None and exp.cycle.status == "included"
+    assert exp.cycle.rules == "custom"
     assert exp.u16 == 43690
     assert exp.weight == pytest.approx(43690 / (65535 + 43690))
     assert exp.stage("final") == pytest.approx(0.4)
+    assert [s.name for s in exp.stages] == ["ema", "final", "submitted", "u16"]
     assert not exp.zero
 
 

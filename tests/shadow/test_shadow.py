@@ -17,11 +17,12 @@ from sqlalchemy import Engine, select
 
 from minertrace.chain.local import LocalChain
 from minertrace.chain.types import SubnetHyperparameters
+from minertrace.config import Settings
 from minertrace.db.tables import miner_performance_stats, weight_submissions
-from minertrace.validator.cycle import cycle_inputs
-from minertrace.validator.ingest import record_scores
+from minertrace.explain import explain
+from minertrace.store import read_cycle_inputs_async, record_scores
+from minertrace.validator.cycle import CycleContext, cycle_inputs
 from minertrace.validator.node_sync import sync_nodes
-from minertrace.validator.reads import read_cycle_inputs_async
 from minertrace.validator.shadow import Shadow
 from minertrace.weights import CycleInputs, GaiaRules, StoredCycle, WeightRules
 from minertrace.weights.template import TemplateConfig, TemplateRules
@@ -87,9 +88,24 @@ def _scores(engine: Engine, chain: LocalChain, k: int, seed: int) -> None:
         )
 
 
+def _shadow(
+    chain: LocalChain, engine: Engine, rules: WeightRules, hotkey: str = VALIDATOR
+) -> Shadow:
+    settings = Settings(_env_file=None, netuid=NETUID, shadow=True)  # type: ignore[call-arg]
+    ctx = CycleContext(
+        engine=engine,
+        chain=chain,
+        clock=chain.clock,
+        validator_hotkey=hotkey,
+        settings=settings,
+        rules=rules,
+    )
+    return Shadow(ctx)
+
+
 async def _setup(chain: LocalChain, engine: Engine, rules: WeightRules) -> Shadow:
     await sync_nodes(engine, chain, NETUID, now=chain.clock.now())
-    return Shadow(engine, chain, chain.clock, VALIDATOR, NETUID, rules)
+    return _shadow(chain, engine, rules)
 
 
 def _rows(engine: Engine) -> list[Any]:
@@ -144,6 +160,11 @@ async def test_different_rules_mismatch(chain: LocalChain, engine: Engine) -> No
     assert v["max_abs_u16_diff"] > 0 and v["l1_share_diff"] > 0
     assert _rows(engine)[0]["block_number"] == block
     assert shadow.metrics.mismatches == 1
+    uid = next(u for u in v["differing_uids"] if v["expected_u16"][v["differing_uids"].index(u)])
+    exp = explain(engine, uid)
+    assert exp.cycle is not None and exp.cycle.status == "observed"
+    assert not exp.zero
+    assert [n.code for n in exp.notes] == ["observed_mismatch"]
 
 
 async def test_late_setter_matches_an_earlier_trace(chain: LocalChain, engine: Engine) -> None:
@@ -202,5 +223,5 @@ async def test_weights_before_any_trace_and_no_registration(
     (obs,) = await shadow.observe()
     assert obs.ws_id is None and obs.verification == {"untraced": True}
     assert shadow.metrics.untraced == 1
-    lost = Shadow(engine, chain, chain.clock, "nobody", NETUID, TemplateRules())
+    lost = _shadow(chain, engine, TemplateRules(), "nobody")
     assert await lost.observe() == []

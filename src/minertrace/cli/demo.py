@@ -19,6 +19,7 @@ from minertrace.cli._support import (
     opened_database_for,
     say,
 )
+from minertrace.flags import RulesName
 
 if TYPE_CHECKING:
     from minertrace.validator.demo import DemoResult
@@ -31,6 +32,13 @@ def demo(
         int, typer.Option("--validators", min=0, max=64, help="Peer validators.")
     ] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Simulation seed.")] = 0,
+    rules: Annotated[
+        RulesName,
+        typer.Option(
+            "--rules",
+            help="Weight rules (docs/rules.md).",
+        ),
+    ] = RulesName.GAIA,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -41,7 +49,7 @@ def demo(
     """
     from minertrace.validator.demo import DEMO_SCHEMA, reset_demo_schema, run_demo
 
-    settings = cli_settings(database_url=database_url, data_dir=data_dir)
+    settings = cli_settings(database_url=database_url, data_dir=data_dir, weight_rules=rules.value)
     if settings.log_level == "INFO":
         # The progress bar is the demo's output; the service's INFO lines would scroll it away.
         logging.getLogger("minertrace").setLevel(logging.WARNING)
@@ -49,7 +57,8 @@ def demo(
         reset_demo_schema(db)
         say(
             f"demo: {days:g} simulated days, {miners} miners, {validators} peer validators, "
-            f"seed {seed}; data in schema {DEMO_SCHEMA} of {db.describe_server()}"
+            f"seed {seed}, {settings.weight_rules} rules; data in schema {DEMO_SCHEMA} of "
+            f"{db.describe_server()}"
         )
         with Progress(
             TextColumn("[bold]simulating[/bold]"),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from minertrace.cli._support import cli_settings, console, fail, opened_database, say
-from minertrace.flags import FLAGS
+from minertrace.flags import FLAGS, RulesName
 
 if TYPE_CHECKING:
     from minertrace.validator.build import BuiltService
@@ -48,6 +48,22 @@ def run(
         int, typer.Option("--validators", min=0, help="LocalChain only: peer validators.")
     ] = 4,
     seed: Annotated[int, typer.Option("--seed", help="LocalChain only: simulation seed.")] = 0,
+    shadow: Annotated[
+        bool,
+        typer.Option(
+            "--shadow",
+            help="Shadow mode: trace every cycle, submit nothing, and compare with the weights "
+            "the validator's hotkey sets itself (docs/shadow.md).",
+        ),
+    ] = False,
+    rules: Annotated[
+        Optional[RulesName],  # noqa: UP045
+        typer.Option(
+            "--rules",
+            help="Weight rules (default: the weight_rules setting, gaia; docs/rules.md).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the validator service: cycles, node sync, epochs, stats refresh, retention.
 
@@ -58,7 +74,10 @@ def run(
     from minertrace.validator.build import BuildError, LocalOptions, build_service
     from minertrace.validator.lock import LockHeldError
 
-    settings = cli_settings(list(ctx.args))
+    overrides: dict[str, object] = {"shadow": True} if shadow else {}
+    if rules is not None:
+        overrides["weight_rules"] = rules.value
+    settings = cli_settings(list(ctx.args), **overrides)
     local = LocalOptions(
         chain_state=chain_state, speed=speed, miners=miners, validators=validators, seed=seed
     )
@@ -69,7 +88,9 @@ def run(
             raise fail(str(exc)) from None
         say(
             f"minertrace service for hotkey {built.validator_hotkey} on subnet {built.netuid} "
-            f"({built.chain_label}), database {db.describe_server()}; Ctrl-C stops it."
+            f"({built.chain_label}), database {db.describe_server()}, {settings.weight_rules} "
+            f"rules{'; shadow mode: nothing is submitted' if settings.shadow else ''}; "
+            "Ctrl-C stops it."
         )
         try:
             asyncio.run(_serve(built, hours))

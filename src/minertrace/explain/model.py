@@ -137,7 +137,12 @@ def assemble(facts: Facts) -> Explanation:
         verdict = judge_without_cycle(facts.uid, registered)
     else:
         registered, verdict, cycle = s.registered, judge(s), s.cycle
-        stage_list, weight, u16, details = stages(s.values), s.weight, s.u16, s.details_stored
+        stage_list, weight, u16, details = (
+            stages(s.values, s.cycle.rules),
+            s.weight,
+            s.u16,
+            s.details_stored,
+        )
     exp = Explanation(
         uid=facts.uid,
         hotkey=node.hotkey if node is not None else None,

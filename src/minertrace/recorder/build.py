@@ -90,16 +90,8 @@ def build_cycle(
     score_rows: Sequence[Mapping[str, Any]] | None,
     rules: str,
     overhead_s: float | None,
-    stage_hotkeys: Sequence[str | None] | None = None,
-    detailed: bool = True,
-    recorded: bool = True,
 ) -> tuple[RecordedCycle, list[str]]:
-    """The weight_submissions row; returns it and the names of stages left out (bad length).
-
-    ``stage_hotkeys`` (per UID) are stored with the stages as ``hotkey``, as the service's own
-    cycles do; with ``detailed`` off no stage is stored. ``recorded`` marks a cycle that a
-    validator reported (scalar ``recorded``).
-    """
+    """The weight_submissions row; returns it and the names of stages left out (bad length)."""
     if computed_at.utcoffset() is None:
         raise ValueError("computed_at must be timezone-aware")
     n = final.shape[0]
@@ -111,14 +103,9 @@ def build_cycle(
             dropped.append(str(name))
             continue
         vectors[str(name)] = _json_vector(vec)
-    vectors.setdefault("final", _json_vector(final))
-    stage_doc: dict[str, Any] = dict(vectors)
-    if stage_hotkeys is not None:
-        stage_doc["hotkey"] = list(stage_hotkeys)
+    vectors["final"] = _json_vector(final)
     positive = bool(np.any(final > 0))
-    all_scalars = {**dict(scalars or {}), "rules": rules}
-    if recorded:
-        all_scalars["recorded"] = True
+    all_scalars = {**dict(scalars or {}), "rules": rules, "recorded": True}
     cycle = RecordedCycle(
         validator_hotkey=validator_hotkey,
         netuid=netuid,
@@ -129,7 +116,7 @@ def build_cycle(
         score_rows_json=json_text([dict(r) for r in score_rows or []]),
         scalars_json=json_text(all_scalars),
         data_quality_json="{}",
-        stages_json=json.dumps(stage_doc, allow_nan=False) if detailed else None,
+        stages_json=json.dumps(vectors, allow_nan=False),
         weights_produced=positive,
         no_weights_reason=None if positive else "all_zero",
         final_weights=_json_vector(final),

@@ -56,15 +56,9 @@ class RecordedCycle:
     stages_json: str | None
     weights_produced: bool
     no_weights_reason: str | None
-    final_weights: list[float | None] | None
+    final_weights: list[float | None]
     status: str
     trace_overhead_s: float | None = None
-    error: str | None = None
-    submitted_uids: list[int] | None = None
-    """What the cycle would send (a trace's submission; None for a validator's own cycle
-    until it reports what it sent)."""
-    submitted_weights: list[float] | None = None
-    submitted_u16: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,16 +94,13 @@ _INSERT = text(
     INSERT INTO weight_submissions (
         validator_hotkey, netuid, computed_at, computed_block, n_uids, config, score_rows,
         scalars, data_quality, stages, weights_produced, no_weights_reason, rank_based_fallback,
-        final_weights, status, trace_overhead_s, error, submitted_uids, submitted_weights,
-        submitted_u16)
+        final_weights, status, trace_overhead_s)
     VALUES (
         :validator_hotkey, :netuid, :computed_at, :computed_block, :n_uids,
         CAST(:config_json AS jsonb), CAST(:score_rows_json AS jsonb),
         CAST(:scalars_json AS jsonb), CAST(:data_quality_json AS jsonb),
         CAST(:stages_json AS jsonb), :weights_produced, :no_weights_reason, false,
-        CAST(:final_weights AS double precision[]), :status, :trace_overhead_s, :error,
-        CAST(:submitted_uids AS integer[]), CAST(:submitted_weights AS double precision[]),
-        CAST(:submitted_u16 AS integer[]))
+        CAST(:final_weights AS double precision[]), :status, :trace_overhead_s)
     RETURNING id
     """
 )

@@ -1,4 +1,4 @@
-"""Step 3 of a cycle: a `CycleTrace` as the parameters of its database writes.
+"""Step 3 of a cycle: a rules' trace as the parameters of its database writes.
 
 `build_record` turns a trace into a `minertrace.store.TraceRecord` (numpy → lists, stage
 vectors → one JSON document with NaN as null). The trace queue writes it through
@@ -6,7 +6,8 @@ vectors → one JSON document with NaN as null). The trace queue writes it throu
 updates, the traced miners' current period rows (`minertrace.store.upsert_miner_rows`).
 
 A *traced miner* is a registered UID (it has a hotkey in the cycle's node list) with at least
-one present task.
+one present task (Gaia's rules), or with a positive submitted weight (other rules, whose
+traces have none of Gaia's per-task columns: only `submitted_weight` is written for them).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from minertrace.stats.periods import current_periods
 from minertrace.store import TraceRecord
 from minertrace.store.pipeline import SHORT, TASKS
-from minertrace.weights import CycleTrace, NodeList
+from minertrace.weights import CycleTrace, NodeList, RulesTrace
 from minertrace.weights.jsonsafe import finite_or_null
 
 
@@ -37,7 +38,7 @@ def json_vector(values: np.ndarray) -> str:
     return json.dumps(out.tolist())
 
 
-def stages_json(trace: CycleTrace, hotkeys: list[str | None]) -> str:
+def stages_json(trace: RulesTrace, hotkeys: list[str | None]) -> str:
     """Every stage vector as one JSON object {stage: [value | null]} plus the UIDs' hotkeys."""
     parts = [
         f"{json.dumps(name)}: {json_vector(np.asarray(vec))}"
@@ -55,7 +56,33 @@ def _hotkeys_per_uid(nodes: NodeList, n: int) -> np.ndarray:
     return hot
 
 
-def _miner_vectors(trace: CycleTrace, hot: np.ndarray) -> dict[str, list[Any]]:
+_GAIA_ONLY = (
+    "raw",
+    "exc",
+    "div",
+    "pathway",
+    "bonus",
+    "nat",
+    *(f"{kind}{SHORT[task]}" for task in TASKS for kind in "sprqc"),
+)
+
+
+def _submitted_vectors(trace: RulesTrace, hot: np.ndarray) -> dict[str, list[Any]]:
+    submitted = trace.submitted if trace.submitted is not None else np.zeros(trace.n_uids)
+    idx = np.flatnonzero((submitted > 0) & (hot != None))  # noqa: E711 (elementwise)
+    none: list[Any] = [None] * int(idx.size)
+    out: dict[str, list[Any]] = {
+        "uids": idx.tolist(),
+        "hotkeys": hot[idx].tolist(),
+        "submitted": submitted[idx].tolist(),
+    }
+    out.update(dict.fromkeys(_GAIA_ONLY, none))
+    return out
+
+
+def _miner_vectors(trace: RulesTrace, hot: np.ndarray) -> dict[str, list[Any]]:
+    if not isinstance(trace, CycleTrace):
+        return _submitted_vectors(trace, hot)
     idx = np.flatnonzero(trace.has_record & (hot != None))  # noqa: E711 (elementwise)
     nan = np.full(trace.n_uids, np.nan)
     submitted = trace.submitted if trace.submitted is not None else nan
@@ -80,7 +107,7 @@ def _miner_vectors(trace: CycleTrace, hot: np.ndarray) -> dict[str, list[Any]]:
     return out
 
 
-def skip_reason(trace: CycleTrace) -> str | None:
+def skip_reason(trace: RulesTrace) -> str | None:
     """Why nothing is submitted for this trace, or None when it can be submitted."""
     if not trace.weights_produced:
         return f"no weights produced: {trace.no_weights_reason}"
@@ -90,7 +117,7 @@ def skip_reason(trace: CycleTrace) -> str | None:
 
 
 def build_record(
-    trace: CycleTrace,
+    trace: RulesTrace,
     nodes: NodeList,
     *,
     validator_hotkey: str,

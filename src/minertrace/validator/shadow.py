@@ -10,7 +10,8 @@ and `verification` — whether the chain's u16 row equals the trace's, and when 
 differ and by how much; a row that equals an *earlier* trace is named there (`matches_cycle`,
 `lag_blocks`: a validator that sets its weights late).
 
-An operator runs it beside a validator that sets its own weights to prove that the validator
+It shares the service's `CycleContext` (chain, clock, database, rules, windows). An operator
+runs it beside a validator that sets its own weights to prove that the validator
 does what the trace says before letting minertrace submit. Nothing here raises into the
 service loop: failures are logged and counted.
 """
@@ -24,13 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-
-from minertrace.chain.types import Chain, SubnetHyperparameters
-from minertrace.clock import Clock
-from minertrace.recorder.trace import trace_rows
-from minertrace.stats.periods import current_periods, period_params
-from minertrace.store.recorded import insert_recorded_cycle, upsert_recorded_miners
+from minertrace.stats.periods import current_periods
+from minertrace.store import (
+    insert_submission,
+    period_params,
+    read_cycle_inputs_async,
+    upsert_miner_rows,
+)
 from minertrace.store.shadow import (
     TraceRow,
     last_observed_block,
@@ -38,19 +39,13 @@ from minertrace.store.shadow import (
     previous_scalars,
     traces_up_to,
 )
-from minertrace.validator.cycle import cycle_inputs
-from minertrace.validator.persist import (
-    build_record,
-    insert_submission,
-    skip_reason,
-    upsert_miner_rows,
-)
-from minertrace.validator.reads import read_cycle_inputs_async
+from minertrace.validator.cycle import CycleContext, cycle_inputs, short_error
+from minertrace.validator.persist import build_record, skip_reason
 from minertrace.validator.submit import SubmissionState, find_validator
 from minertrace.vocabulary import SubmissionStatus
-from minertrace.weights import CycleInputs, CycleTrace, StoredCycle, WeightRules
+from minertrace.weights import CycleInputs, StoredCycle
 from minertrace.weights.observe import compare_u16
-from minertrace.weights.rules import RulesTrace, hotkeys_by_uid
+from minertrace.weights.rules import RulesTrace
 
 logger = logging.getLogger(__name__)
 
@@ -95,54 +90,54 @@ class Observation:
 
 @dataclass
 class Shadow:
-    """Shadow mode for the validator `validator_hotkey` on `netuid`.
+    """Shadow mode for the cycle context's validator: its rules, windows, chain and database.
 
-    `read_options` are the cycle reads' windows and limits (as the service's own cycle uses).
-    `detailed` stores every stage vector; `realtime` writes the miners' period rows with each
-    trace. `history` bounds how many recent traces an observation is compared with.
+    `history` bounds how many recent traces an observation is compared with.
     """
 
-    engine: Engine
-    chain: Chain
-    clock: Clock
-    validator_hotkey: str
-    netuid: int
-    rules: WeightRules
-    read_options: dict[str, Any] = field(default_factory=dict)
-    detailed: bool = True
-    realtime: bool = True
+    ctx: CycleContext
     history: int = 16
     metrics: ShadowMetrics = field(default_factory=ShadowMetrics)
-    log: logging.Logger = logger
     _last_seen: int | None = None
+
+    @property
+    def log(self) -> logging.Logger:
+        """The cycle context's logger."""
+        return self.ctx.log
 
     async def run_cycle(self) -> ShadowCycle:
         """Compute and record one trace; submits nothing. Never raises."""
+        ctx = self.ctx
         self.metrics.cycles += 1
-        now = self.clock.now()
+        now = ctx.clock.now()
         block: int | None = None
         try:
-            block = await self.chain.current_block()
-            hp = await self.chain.hyperparameters(self.netuid)
-            reads = await read_cycle_inputs_async(self.engine, now, block, **self.read_options)
+            block = await ctx.chain.current_block()
+            hp = await ctx.chain.hyperparameters(ctx.netuid)
+            reads = await read_cycle_inputs_async(
+                ctx.engine,
+                now,
+                block,
+                windows=ctx.windows,
+                validator_window_blocks=ctx.settings.active_validator_window_blocks,
+            )
             inputs = cycle_inputs(reads, now, hp)
-            scalars = await asyncio.to_thread(self._previous)
-            previous = StoredCycle(scalars=scalars) if scalars is not None else None
-            trace = self.rules.compute(inputs, previous)
+            previous = await asyncio.to_thread(self._previous)
+            trace = ctx.rules.compute(inputs, previous)
         except Exception as exc:
             self.metrics.failures += 1
-            self.log.error("shadow cycle skipped: %s", _short(exc))
-            return ShadowCycle(None, now, block, None, "read_failed", _short(exc))
-        reason = _skip_reason(trace)
+            self.log.error("shadow cycle skipped: %s", short_error(exc))
+            return ShadowCycle(None, now, block, None, "read_failed", short_error(exc))
+        reason = skip_reason(trace)
         status = SubmissionStatus.SKIPPED if reason else SubmissionStatus.COMPUTED
         try:
             ws_id = await asyncio.to_thread(
-                self._write_trace, trace, inputs, hp, now, block, status.value, reason
+                self._write_trace, trace, inputs, now, block, status, reason
             )
         except Exception as exc:
             self.metrics.failures += 1
-            self.log.error("shadow trace not written: %s", _short(exc))
-            return ShadowCycle(None, now, block, trace, status.value, _short(exc))
+            self.log.error("shadow trace not written: %s", short_error(exc))
+            return ShadowCycle(None, now, block, trace, status.value, short_error(exc))
         self.metrics.traces_written += 1
         return ShadowCycle(ws_id, now, block, trace, status.value, reason)
 
@@ -152,67 +147,48 @@ class Shadow:
             return await self._observe()
         except Exception as exc:
             self.metrics.failures += 1
-            self.log.warning("shadow: chain weights not observed: %s", _short(exc))
+            self.log.warning("shadow: chain weights not observed: %s", short_error(exc))
             return []
 
     # ------------------------------------------------------------------ internals
 
-    def _previous(self) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            return previous_scalars(conn, self.validator_hotkey, self.netuid)
+    def _previous(self) -> StoredCycle | None:
+        ctx = self.ctx
+        if not ctx.rules.stateful:
+            return None
+        with ctx.engine.connect() as conn:
+            scalars = previous_scalars(conn, ctx.validator_hotkey, ctx.netuid)
+        return StoredCycle(scalars=scalars) if scalars is not None else None
 
     def _write_trace(
         self,
         trace: RulesTrace,
         inputs: CycleInputs,
-        hp: SubnetHyperparameters,
         now: datetime,
         block: int,
-        status: str,
+        status: SubmissionStatus,
         reason: str | None,
     ) -> int:
-        with self.engine.begin() as conn:
-            if isinstance(trace, CycleTrace):
-                # Gaia's rules: the service's own record, with every per-miner column.
-                record = build_record(
-                    trace,
-                    inputs.node_list,
-                    validator_hotkey=self.validator_hotkey,
-                    netuid=self.netuid,
-                    computed_at=now,
-                    computed_block=block,
-                    detailed=self.detailed,
-                    realtime=self.realtime,
-                )
-                ws_id = insert_submission(conn, record, SubmissionState(status, error=reason))
-                upsert_miner_rows(conn, record, None)
-                return ws_id
-            hotkeys = hotkeys_by_uid(inputs.node_list, trace.n_uids)
-            cycle, miners = trace_rows(
-                trace,
-                rules_name=self.rules.name,
-                hotkeys=hotkeys,
-                validator_hotkey=self.validator_hotkey,
-                netuid=self.netuid,
-                computed_at=now,
-                computed_block=block,
-                status=status,
-                error=reason,
-                detailed=self.detailed,
-            )
-            ws_id = insert_recorded_cycle(conn, cycle)
-            if self.realtime:
-                upsert_recorded_miners(
-                    conn,
-                    miners,
-                    period_params(current_periods(now)),
-                    validator_hotkey=self.validator_hotkey,
-                    now=now,
-                )
-            return ws_id
+        ctx = self.ctx
+        record = build_record(
+            trace,
+            inputs.node_list,
+            validator_hotkey=ctx.validator_hotkey,
+            netuid=ctx.netuid,
+            computed_at=now,
+            computed_block=block,
+            detailed=ctx.settings.enable_detailed_pathways,
+            realtime=ctx.settings.enable_realtime_updates,
+        )
+        state = SubmissionState(status=status, error=reason)
+        with ctx.engine.begin() as conn:
+            ws_id = insert_submission(conn, record, state.outcome())
+            upsert_miner_rows(conn, record, None)
+        return ws_id
 
     async def _observe(self) -> list[Observation]:
-        me = find_validator(await self.chain.neurons(self.netuid), self.validator_hotkey)
+        ctx = self.ctx
+        me = find_validator(await ctx.chain.neurons(ctx.netuid), ctx.validator_hotkey)
         if me is None or me.last_update <= 0:
             return []
         if self._last_seen is None:
@@ -220,9 +196,9 @@ class Shadow:
         if self._last_seen is not None and me.last_update <= self._last_seen:
             return []
         block = me.last_update
-        held = await self.chain.weights_of(self.netuid, me.uid)
-        checked = await self.chain.current_block()
-        block_hash = await self.chain.block_hash(block)
+        held = await ctx.chain.weights_of(ctx.netuid, me.uid)
+        checked = await ctx.chain.current_block()
+        block_hash = await ctx.chain.block_hash(block)
         traces = await asyncio.to_thread(self._traces, block)
         self._last_seen = block
         self.metrics.observations += 1
@@ -252,18 +228,19 @@ class Shadow:
         return [Observation(block, current.id, match, verification)]
 
     def _last_observed(self) -> int | None:
-        with self.engine.connect() as conn:
-            return last_observed_block(conn, self.validator_hotkey, self.netuid)
+        with self.ctx.engine.connect() as conn:
+            return last_observed_block(conn, self.ctx.validator_hotkey, self.ctx.netuid)
 
     def _traces(self, block: int) -> list[TraceRow]:
-        with self.engine.connect() as conn:
-            return traces_up_to(conn, self.validator_hotkey, self.netuid, block, self.history)
+        ctx = self.ctx
+        with ctx.engine.connect() as conn:
+            return traces_up_to(conn, ctx.validator_hotkey, ctx.netuid, block, self.history)
 
     def _mark(
         self, ws_id: int, block: int, block_hash: str | None, verification: dict[str, Any]
     ) -> None:
-        now = self.clock.now()
-        with self.engine.begin() as conn:
+        now = self.ctx.clock.now()
+        with self.ctx.engine.begin() as conn:
             mark_observed(
                 conn,
                 ws_id,
@@ -301,22 +278,6 @@ def _verification(
         lag_blocks=block - earlier.computed_block if earlier is not None else None,
     )
     return result
-
-
-def _skip_reason(trace: RulesTrace) -> str | None:
-    if isinstance(trace, CycleTrace):
-        return skip_reason(trace)
-    if not trace.weights_produced:
-        return f"no weights produced: {trace.no_weights_reason}"
-    if not trace.encoding_ok:
-        return f"encoding failed: {trace.encoding_error}"
-    return None
-
-
-def _short(exc: BaseException) -> str:
-    text_ = str(exc).strip()
-    first = text_.splitlines()[0] if text_ else ""
-    return f"{type(exc).__name__}: {first}"[:300]
 
 
 __all__ = ["Observation", "Shadow", "ShadowCycle", "ShadowMetrics"]

@@ -277,9 +277,13 @@ def hotkeys_by_uid(nodes: NodeList, n: int) -> list[str | None]:
 
 
 def rules_name(scalars: Mapping[str, Any] | None) -> str:
-    """Which rules produced a stored cycle, from its ``scalars`` (Gaia's when not said)."""
+    """Which rules produced a stored cycle, from its ``scalars`` (Gaia's when not said).
+
+    The name may be one outside :data:`RULES`: a validator's own rules, recorded through
+    ``minertrace.recorder`` (``custom`` unless it named them).
+    """
     value = (scalars or {}).get(RULES_SCALAR)
-    return value if isinstance(value, str) and value in RULES else DEFAULT_RULES
+    return value if isinstance(value, str) and value else DEFAULT_RULES
 
 
 def stage_specs(name: str) -> tuple[StageSpec, ...]:

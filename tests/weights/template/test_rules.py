@@ -145,6 +145,13 @@ def test_gaia_adapter_is_compute_cycle() -> None:
     assert not GaiaRules().stateful and TemplateRules().stateful
 
 
+def test_the_setting_names_every_rules() -> None:
+    from minertrace.flags import WEIGHT_RULES
+    from minertrace.weights.rules import RULES
+
+    assert sorted(WEIGHT_RULES) == sorted(RULES)
+
+
 def test_unknown_rules_and_bad_config() -> None:
     with pytest.raises(ValueError, match="unknown weight rules 'nope'"):
         rules_by_name("nope")
