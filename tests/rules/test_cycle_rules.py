@@ -109,4 +109,5 @@ async def test_explain_shows_the_template_stages(chain: LocalChain, engine: Engi
     assert exp.stage("hotkey_reset") is False
     assert not exp.zero and exp.u16 == int(result.trace.emit_u16[-1])
     assert not exp.reasons
+    assert "under the template rules" in exp.summary and "pathway" not in exp.summary
     assert all(n.code not in {"no_present_task", "raw_zero", "below_midpoint"} for n in exp.notes)
