@@ -115,7 +115,7 @@ def test_failed_submission_and_retry(engine: Engine) -> None:
 def test_bad_input_is_logged_not_raised(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
     rec = _recorder(engine)
     with caplog.at_level(logging.WARNING):
-        assert rec.record_cycle(["a", "b"]) is None
+        assert rec.record_cycle(["a", "b"]) is None  # type: ignore[list-item]
         assert rec.record_cycle([0.1, 0.2], uids=[1]) is None
         assert rec.record_cycle({-1: 0.5}) is None
         rec.record_submission(None, [1], [1])

@@ -35,7 +35,7 @@ def chain() -> LocalChain:
 
 
 def _ctx(chain: LocalChain, engine: Engine, rules: str) -> CycleContext:
-    settings = Settings(_env_file=None, netuid=NETUID, weight_rules=rules)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, netuid=NETUID, weight_rules=rules)
     return CycleContext(
         engine=engine, chain=chain, clock=chain.clock, validator_hotkey=VALIDATOR, settings=settings
     )
@@ -60,7 +60,7 @@ def test_rules_follow_the_setting(chain: LocalChain, engine: Engine) -> None:
     assert isinstance(_ctx(chain, engine, "gaia").rules, GaiaRules)
     assert isinstance(_ctx(chain, engine, "template").rules, TemplateRules)
     with pytest.raises(ValueError, match="weight_rules"):
-        Settings(_env_file=None, weight_rules="nope")  # type: ignore[call-arg]
+        Settings(_env_file=None, weight_rules="nope")
 
 
 async def test_template_cycles_submit_and_carry_their_state(

@@ -91,7 +91,7 @@ def _scores(engine: Engine, chain: LocalChain, k: int, seed: int) -> None:
 def _shadow(
     chain: LocalChain, engine: Engine, rules: WeightRules, hotkey: str = VALIDATOR
 ) -> Shadow:
-    settings = Settings(_env_file=None, netuid=NETUID, shadow=True)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, netuid=NETUID, shadow=True)
     ctx = CycleContext(
         engine=engine,
         chain=chain,
@@ -132,6 +132,7 @@ async def test_same_rules_match(chain: LocalChain, engine: Engine, rules: Weight
     assert row["block_number"] == block
     assert row["block_hash"] == await chain.block_hash(block)
     assert row["verification"]["match"] is True
+    assert cycle.computed_block is not None
     assert row["verification"]["trace_age_blocks"] == block - cycle.computed_block
     assert row["submitted_u16"]  # what the trace would have sent
     assert await shadow.observe() == []  # the same update is recorded once

@@ -19,8 +19,8 @@ def test_run_in_shadow_mode_submits_nothing(db_url: str) -> None:
     engine = create_engine(sync_url(db_url))
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT status, attempts, scalars FROM weight_submissions"))
-            rows = list(rows)
+            query = text("SELECT status, attempts, scalars FROM weight_submissions")
+            rows = list(conn.execute(query))
     finally:
         engine.dispose()
     assert rows
