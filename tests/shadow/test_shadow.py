@@ -193,9 +193,12 @@ async def test_late_setter_matches_an_earlier_trace(chain: LocalChain, engine: E
     assert shadow.metrics.late == 1
     # Then on time: the current vector matches.
     chain.advance(2)
-    await peer.set()
+    later = await peer.set()
     (again,) = await shadow.observe()
     assert again.match and again.ws_id == second.ws_id
+    # The later update replaces the earlier one on the trace's row.
+    row = {r["id"]: r for r in _rows(engine)}[second.ws_id]
+    assert row["block_number"] == later and row["verification"]["match"] is True
 
 
 async def test_template_state_carries_between_shadow_cycles(

@@ -49,7 +49,8 @@ async def test_shadow_service_watches_a_validator_with_its_own_loop(
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT status, verification, block_number, attempts FROM weight_submissions"
+                "SELECT status, verification, block_number, attempts, consensus_block"
+                " FROM weight_submissions"
                 " WHERE validator_hotkey = :h ORDER BY id"
             ),
             {"h": PEER},
@@ -64,6 +65,9 @@ async def test_shadow_service_watches_a_validator_with_its_own_loop(
     assert all(r.attempts == [] for r in rows)  # nothing was submitted
     assert all(r.verification["match"] is False for r in observed)
     assert all(r.verification["differing_count"] > 0 for r in observed)
+    # Chain integration treats observed weights as in force from their block.
+    assert any(r.consensus_block is not None for r in observed)
+    assert all(r.consensus_block >= r.block_number for r in observed if r.consensus_block)
     # The validator minertrace would run for never set weights.
     me = next(
         n for n in await sim.chain.neurons(sim.chain.netuid) if n.hotkey == sim.validator_hotkey

@@ -103,7 +103,9 @@ _MARK = text(
     WITH w AS (
         UPDATE weight_submissions
            SET status = :observed, block_number = :block, block_hash = :block_hash,
-               verified_at = :now, verification = CAST(:verification AS jsonb)
+               verified_at = :now, verification = CAST(:verification AS jsonb),
+               consensus_block = CASE WHEN block_number IS DISTINCT FROM :block THEN NULL
+                                      ELSE consensus_block END
          WHERE id = :id AND status <> 'orphaned'
         RETURNING id, validator_hotkey, submitted_uids, block_number
     )
@@ -131,6 +133,9 @@ def mark_observed(
     periods: dict[str, list[Any]],
 ) -> None:
     """Record an observation on row ``ws_id`` (an orphaned row is left alone).
+
+    A later weight update matched to the same trace replaces the earlier one; the row's
+    ``consensus_block`` is then cleared, for the next epoch to set it for the new weights.
 
     ``periods`` are the bind arrays ``period_types``, ``period_starts``, ``period_ends`` of the
     miners' rows to stamp with the block.

@@ -305,7 +305,7 @@ def mark_in_force(conn: Connection, hotkey: str, netuid: int, epoch_block: int) 
         "hotkey": hotkey,
         "netuid": netuid,
         "epoch_block": epoch_block,
-        "plain": _names((_S.INCLUDED, _S.VERIFIED, _S.MISMATCH)),
+        "plain": _names((_S.INCLUDED, _S.VERIFIED, _S.MISMATCH, _S.OBSERVED)),
         "revealed": _names((_S.COMMITTED, _S.VERIFIED, _S.MISMATCH)),
     }
     return [int(i) for (i,) in conn.execute(_IN_FORCE, params)]
