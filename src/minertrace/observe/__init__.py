@@ -1,0 +1,46 @@
+"""Operating minertrace: Prometheus metrics, their exporter, the health probe, quiet logs."""
+
+from minertrace.observe.context import cycle_scope, step, time_queries
+from minertrace.observe.exporter import (
+    DEFAULT_HOST,
+    ExporterError,
+    MetricsApp,
+    MetricsServer,
+    mount_metrics,
+    start_exporter,
+)
+from minertrace.observe.logs import (
+    LOG_FORMATS,
+    FailureGate,
+    JsonFormatter,
+    RepeatFilter,
+    TextFormatter,
+    configure_logging,
+    make_handler,
+)
+from minertrace.observe.metrics import STEPS, Metrics
+from minertrace.observe.probe import DbHealth, HealthProbe, expected_max_rows
+
+__all__ = [
+    "DEFAULT_HOST",
+    "LOG_FORMATS",
+    "STEPS",
+    "DbHealth",
+    "ExporterError",
+    "FailureGate",
+    "HealthProbe",
+    "JsonFormatter",
+    "Metrics",
+    "MetricsApp",
+    "MetricsServer",
+    "RepeatFilter",
+    "TextFormatter",
+    "configure_logging",
+    "cycle_scope",
+    "expected_max_rows",
+    "make_handler",
+    "mount_metrics",
+    "start_exporter",
+    "step",
+    "time_queries",
+]
