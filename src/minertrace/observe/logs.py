@@ -31,6 +31,8 @@ LOG_FORMATS = ("text", "json")
 DEFAULT_SUMMARY_INTERVAL = 60.0
 
 Monotonic = Callable[[], float]
+_GATED = "minertrace_gated"
+"""Set on a `FailureGate`'s own lines: they are already throttled."""
 
 
 @dataclass
@@ -57,7 +59,7 @@ class RepeatFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """False to drop the record; may demote it to DEBUG or add a repeat count."""
-        if record.levelno < logging.WARNING:
+        if record.levelno < logging.WARNING or getattr(record, _GATED, False):
             return True
         now = self.clock()
         key = (record.name, str(record.msg))
@@ -123,7 +125,7 @@ class FailureGate:
         if self._since is None:
             self._since = self._last_line = now
             self._since_summary = 0
-            self.log.error("%s: %s", self.name, reason, exc_info=exc_info)
+            self.log.error("%s: %s", self.name, reason, exc_info=exc_info, extra={_GATED: True})
             return True
         self._since_summary += 1
         if exc_info is not None:
@@ -136,6 +138,7 @@ class FailureGate:
                 self._since_summary,
                 now - self._last_line,
                 reason,
+                extra={_GATED: True},
             )
             self._last_line = now
             self._since_summary = 0
@@ -148,7 +151,11 @@ class FailureGate:
             return False
         now = self.clock()
         self.log.info(
-            "%s: recovered after %.0f s (%d failures)", self.name, now - self._since, self.failures
+            "%s: recovered after %.0f s (%d failures)",
+            self.name,
+            now - self._since,
+            self.failures,
+            extra={_GATED: True},
         )
         self._since = None
         self.failures = 0
