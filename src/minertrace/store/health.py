@@ -64,6 +64,7 @@ class CycleRow:
     """A weight_submissions row as status reports it."""
 
     id: int
+    validator_hotkey: str
     computed_at: datetime
     computed_block: int | None
     status: str
@@ -138,22 +139,24 @@ _TASK_GAPS = text(
 
 _LAST_ACTIVITY = text(
     """
-    SELECT lc.id AS c_id, lc.computed_at AS c_at, lc.computed_block AS c_block,
-           lc.status AS c_status, lc.error AS c_error, lc.block_number AS c_included,
-           ls.id AS s_id, ls.computed_at AS s_at, ls.computed_block AS s_block,
-           ls.status AS s_status, ls.error AS s_error, ls.block_number AS s_included,
+    SELECT lc.id AS c_id, lc.validator_hotkey AS c_hotkey, lc.computed_at AS c_at,
+           lc.computed_block AS c_block, lc.status AS c_status, lc.error AS c_error,
+           lc.block_number AS c_included,
+           ls.id AS s_id, ls.validator_hotkey AS s_hotkey, ls.computed_at AS s_at,
+           ls.computed_block AS s_block, ls.status AS s_status, ls.error AS s_error,
+           ls.block_number AS s_included,
            (SELECT max(last_updated) FROM node_table) AS node_sync_at,
            (SELECT max(last_update_block) FROM node_table
              WHERE hotkey = :hotkey) AS own_last_update
       FROM (SELECT 1) AS one
       LEFT JOIN LATERAL (
-            SELECT id, computed_at, computed_block, status, error, block_number
+            SELECT id, validator_hotkey, computed_at, computed_block, status, error, block_number
               FROM weight_submissions
              WHERE (CAST(:hotkey AS text) IS NULL OR validator_hotkey = :hotkey)
              ORDER BY computed_at DESC, id DESC
              LIMIT 1) AS lc ON true
       LEFT JOIN LATERAL (
-            SELECT id, computed_at, computed_block, status, error, block_number
+            SELECT id, validator_hotkey, computed_at, computed_block, status, error, block_number
               FROM weight_submissions
              WHERE (CAST(:hotkey AS text) IS NULL OR validator_hotkey = :hotkey)
                AND status = ANY(CAST(:on_chain AS text[]))
@@ -246,6 +249,7 @@ def _cycle(r: Row[Any], p: str) -> CycleRow | None:
         return None
     return CycleRow(
         int(get[f"{p}_id"]),
+        str(get[f"{p}_hotkey"]),
         get[f"{p}_at"],
         get[f"{p}_block"],
         str(get[f"{p}_status"]),
