@@ -138,3 +138,26 @@ def test_query_durations_are_labelled_with_the_step(engine: Engine) -> None:
             conn.execute(text("SELECT * FROM no_such_table"))
     assert value(m, "minertrace_db_query_duration_seconds_count", step="read") == 2
     assert value(m, "minertrace_db_query_duration_seconds_count", step="other") == 1
+
+
+def test_probing_registry_for_a_process_without_the_service(engine: Engine) -> None:
+    from prometheus_client import generate_latest
+
+    from minertrace.observe.standalone import probing_registry
+
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO score_table (task_name, task_id, score, created_at, status) "
+                "VALUES ('geomagnetic', 'g', ARRAY[1.0], :at, 'final')"
+            ),
+            {"at": T0 - timedelta(hours=3)},
+        )
+    registry = probing_registry(engine, clock=lambda: T0, min_interval_s=3600)
+    body = generate_latest(registry).decode()
+    assert "minertrace_database_up 1.0" in body
+    assert 'minertrace_score_newest_row_age_seconds{task="geomagnetic"} 10800.0' in body
+    assert 'minertrace_table_size_bytes{table="score_table"}' in body
+    # only what the database can tell: no lock, queue or cycle counters from this process
+    assert "minertrace_lock_held" not in body
+    assert "minertrace_cycles_total" not in body

@@ -19,7 +19,9 @@ from minertrace.observe.logs import (
     make_handler,
 )
 from minertrace.observe.metrics import STEPS, Metrics
+from minertrace.observe.observer import ServiceObserver, score_windows
 from minertrace.observe.probe import DbHealth, HealthProbe, expected_max_rows
+from minertrace.observe.standalone import ProbingCollector, probing_registry
 
 __all__ = [
     "DEFAULT_HOST",
@@ -33,13 +35,17 @@ __all__ = [
     "Metrics",
     "MetricsApp",
     "MetricsServer",
+    "ProbingCollector",
     "RepeatFilter",
+    "ServiceObserver",
     "TextFormatter",
     "configure_logging",
     "cycle_scope",
     "expected_max_rows",
     "make_handler",
     "mount_metrics",
+    "probing_registry",
+    "score_windows",
     "start_exporter",
     "step",
     "time_queries",
