@@ -22,17 +22,13 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
-from minertrace.vocabulary import ON_CHAIN_STATUSES, Task
+from minertrace.observe.catalog import MetricSet
+from minertrace.vocabulary import ON_CHAIN_STATUSES
 
 STEPS: tuple[str, ...] = ("read", "compute", "persist", "submit", "verify")
 """The cycle's steps, as the `step` label of `minertrace_cycle_step_duration_seconds`."""
-
-# Sub-millisecond reads up to minute-long submissions (the rate-limit wait is part of submit).
-_STEP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
-_QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
-_REFRESH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 # CycleMetrics field -> (metric attribute, label values) it feeds.
 _CYCLE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -52,254 +48,11 @@ def _seconds(dt: datetime) -> float:
     return dt.timestamp()
 
 
-class Metrics:
-    """Every minertrace metric, registered on `registry` (a fresh one by default).
-
-    A private registry keeps several services (tests, a web process) from colliding in the
-    library's global one; `minertrace.observe.exporter` serves exactly this registry.
-    """
+class Metrics(MetricSet):
+    """The metrics of `MetricSet` and the ways the service feeds them (see the module doc)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self.service_info = Gauge(
-            "minertrace_service_info",
-            "Always 1; the labels name the validator hotkey and subnet this process serves.",
-            ["hotkey", "netuid"],
-            registry=r,
-        )
-        # ---- the cycle
-        self.step_duration = Histogram(
-            "minertrace_cycle_step_duration_seconds",
-            "Duration of each step of a weight cycle.",
-            ["step"],
-            buckets=_STEP_BUCKETS,
-            registry=r,
-        )
-        self.query_duration = Histogram(
-            "minertrace_db_query_duration_seconds",
-            "Duration of database statements, by the cycle step (or service job) running them.",
-            ["step"],
-            buckets=_QUERY_BUCKETS,
-            registry=r,
-        )
-        self.trace_overhead = Histogram(
-            "minertrace_trace_overhead_seconds",
-            "Trace-and-persist overhead of each cycle (end of compute to end of persist).",
-            buckets=_STEP_BUCKETS,
-            registry=r,
-        )
-        self.trace_overhead_last = Gauge(
-            "minertrace_trace_overhead_last_seconds",
-            "Trace-and-persist overhead of the latest cycle.",
-            registry=r,
-        )
-        self.trace_overhead_threshold = Gauge(
-            "minertrace_trace_overhead_threshold_seconds",
-            "The configured performance_impact_threshold.",
-            registry=r,
-        )
-        self.slow_cycles = Counter(
-            "minertrace_slow_cycles",
-            "Cycles whose trace overhead exceeded the threshold.",
-            registry=r,
-        )
-        self.cycles = Counter(
-            "minertrace_cycles",
-            "Weight cycles by final status (submission statuses, read_failed, "
-            "db_unreachable, lock_held_elsewhere).",
-            ["status"],
-            registry=r,
-        )
-        self.cycle_last_timestamp = Gauge(
-            "minertrace_cycle_last_timestamp_seconds",
-            "Clock time of the latest cycle (Unix seconds).",
-            registry=r,
-        )
-        # ---- submissions
-        self.submission_attempts = Counter(
-            "minertrace_submission_attempts",
-            "set_weights attempts by outcome (included, committed, rejected, timeout, error).",
-            ["outcome"],
-            registry=r,
-        )
-        self.submission_retries = Counter(
-            "minertrace_submission_retries",
-            "set_weights attempts after the first of a cycle.",
-            registry=r,
-        )
-        self.last_success_timestamp = Gauge(
-            "minertrace_last_successful_submission_timestamp_seconds",
-            "Clock time of the latest cycle whose weights reached the chain (Unix seconds).",
-            registry=r,
-        )
-        self.last_success_block = Gauge(
-            "minertrace_last_successful_submission_block",
-            "Block that included the latest successful submission.",
-            registry=r,
-        )
-        self.verifications = Counter(
-            "minertrace_verifications",
-            "Read-backs of submitted weights by result (match, mismatch).",
-            ["result"],
-            registry=r,
-        )
-        self.blocks_since_weights_set = Gauge(
-            "minertrace_blocks_since_weights_set",
-            "Blocks since the chain last recorded weights from this validator (last_update).",
-            registry=r,
-        )
-        self.activity_cutoff = Gauge(
-            "minertrace_activity_cutoff_blocks",
-            "The subnet's activity_cutoff: a validator silent this long loses its weights.",
-            registry=r,
-        )
-        self.chain_block = Gauge(
-            "minertrace_chain_block", "The chain's current block as last read.", registry=r
-        )
-        # ---- data gaps
-        self.score_age = Gauge(
-            "minertrace_score_newest_row_age_seconds",
-            "Age of the newest score_table row of each task.",
-            ["task"],
-            registry=r,
-        )
-        self.score_rows_in_window = Gauge(
-            "minertrace_score_rows_in_window",
-            "score_table rows inside each task's read window.",
-            ["task"],
-            registry=r,
-        )
-        self.score_window = Gauge(
-            "minertrace_score_window_seconds",
-            "Each task's read window (a task with no row this recent feeds the cycle nothing).",
-            ["task"],
-            registry=r,
-        )
-        # ---- node sync, epochs, stats, retention
-        self.node_syncs = Counter(
-            "minertrace_node_syncs", "Successful metagraph syncs.", registry=r
-        )
-        self.node_sync_failures = Counter(
-            "minertrace_node_sync_failures", "Failed metagraph syncs.", registry=r
-        )
-        self.node_sync_age = Gauge(
-            "minertrace_node_sync_age_seconds",
-            "Seconds since the last successful metagraph sync.",
-            registry=r,
-        )
-        self.node_sync_interval = Gauge(
-            "minertrace_node_sync_interval_seconds",
-            "The configured node_sync_interval_seconds.",
-            registry=r,
-        )
-        self.epochs = Counter("minertrace_epochs", "Subnet epochs the service saw.", registry=r)
-        self.last_epoch_block = Gauge(
-            "minertrace_last_epoch_block", "Block of the latest epoch seen.", registry=r
-        )
-        self.hotkey_replacements = Counter(
-            "minertrace_hotkey_replacements",
-            "UIDs whose hotkey changed (or that left the metagraph) at a node sync.",
-            registry=r,
-        )
-        self.stats_refresh_duration = Histogram(
-            "minertrace_stats_refresh_duration_seconds",
-            "Duration of the period statistics refresh.",
-            buckets=_REFRESH_BUCKETS,
-            registry=r,
-        )
-        self.retention_rows_removed = Counter(
-            "minertrace_retention_rows_removed",
-            "Rows deleted by retention, by table.",
-            ["table"],
-            registry=r,
-        )
-        self.jobs = Counter(
-            "minertrace_job_runs", "Service loop steps run, by job.", ["job"], registry=r
-        )
-        self.job_failures = Counter(
-            "minertrace_job_failures",
-            "Service loop steps that raised (logged; the loop goes on), by job.",
-            ["job"],
-            registry=r,
-        )
-        # ---- trace queue, lock, database
-        self.trace_queue_depth = Gauge(
-            "minertrace_trace_queue_depth",
-            "Traces waiting in memory for the database.",
-            registry=r,
-        )
-        self.trace_queue_capacity = Gauge(
-            "minertrace_trace_queue_capacity", "The configured trace_queue_size.", registry=r
-        )
-        self.trace_queue_drops = Counter(
-            "minertrace_trace_queue_drops",
-            "Traces dropped because the queue was full (their data is lost).",
-            registry=r,
-        )
-        self.trace_write_failures = Counter(
-            "minertrace_trace_write_failures",
-            "Failed attempts to write a trace or an outcome (each is retried).",
-            registry=r,
-        )
-        self.traces_written = Counter(
-            "minertrace_traces_written", "Traces completely written.", registry=r
-        )
-        self.traces_written_late = Counter(
-            "minertrace_traces_written_late",
-            "Traces written by a later flush after their cycle's own write failed.",
-            registry=r,
-        )
-        self.lock_held = Gauge(
-            "minertrace_lock_held",
-            "1 while this process holds the hotkey's weight-setting advisory lock.",
-            registry=r,
-        )
-        self.database_up = Gauge(
-            "minertrace_database_up",
-            "1 when the latest database check succeeded.",
-            registry=r,
-        )
-        self.database_failures = Counter(
-            "minertrace_database_check_failures",
-            "Database checks that failed.",
-            registry=r,
-        )
-        self.table_size = Gauge(
-            "minertrace_table_size_bytes",
-            "pg_total_relation_size of each minertrace table (with indexes and TOAST).",
-            ["table"],
-            registry=r,
-        )
-        self.table_rows = Gauge(
-            "minertrace_table_estimated_rows",
-            "Estimated rows of each table (pg_class.reltuples, as of the last ANALYZE).",
-            ["table"],
-            registry=r,
-        )
-        self.table_row_limit = Gauge(
-            "minertrace_table_expected_max_rows",
-            "Rows a table should not exceed when retention works.",
-            ["table"],
-            registry=r,
-        )
-        self.oldest_row_age = Gauge(
-            "minertrace_retention_oldest_row_age_seconds",
-            "Age of the oldest row retention should have removed by now, by table.",
-            ["table"],
-            registry=r,
-        )
-        self.retention_window = Gauge(
-            "minertrace_retention_window_seconds",
-            "retention_days plus one cleanup interval: no retained row should be older.",
-            registry=r,
-        )
-        self.health_duration = Histogram(
-            "minertrace_health_check_duration_seconds",
-            "Duration of the periodic health queries (table sizes, data gaps).",
-            buckets=_QUERY_BUCKETS,
-            registry=r,
-        )
+        super().__init__(registry)
         self._synced: dict[tuple[str, tuple[str, ...]], float] = {}
         self._clock: Callable[[], datetime] | None = None
         self._newest_score: dict[str, datetime | None] = {}
@@ -485,8 +238,3 @@ class Metrics:
             self._feed("job_failures", (job,), float(n))
         for status, n in (cycle_statuses or {}).items():
             self._feed("cycles", (status,), float(n))
-
-
-def task_names() -> tuple[str, ...]:
-    """The `task` label values of the data-gap metrics."""
-    return tuple(t.value for t in Task)
