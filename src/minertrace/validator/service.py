@@ -167,9 +167,16 @@ class Service:
         self._signals = 0
         self._started = False
         self._gates: dict[str, FailureGate] = {}
-        self.observer = ServiceObserver(metrics, self) if metrics is not None else None
+        self.observer: ServiceObserver | None = None
+        if metrics is not None:
+            self.attach_metrics(metrics)
 
     # ---------------------------------------------------------------- control
+
+    def attach_metrics(self, metrics: Metrics) -> ServiceObserver:
+        """Feed `metrics` from now on (steps timed, counters synced, health probed)."""
+        self.observer = ServiceObserver(metrics, self)
+        return self.observer
 
     @property
     def stopping(self) -> bool:
