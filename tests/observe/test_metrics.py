@@ -53,9 +53,9 @@ def test_sync_counters_adds_only_what_grew() -> None:
 
 def test_cycle_finished_counts_attempts_retries_and_last_success() -> None:
     m = Metrics()
-    attempts = [{"status": "rejected"}, {"status": "timeout"}, {"status": "included"}]
+    attempts = ["rejected", "timeout", "included"]
     m.cycle_finished("verified", at=T0, attempts=attempts, block_number=1234, trace_overhead_s=0.02)
-    m.cycle_finished("failed", at=T0 + timedelta(hours=1), attempts=[{"status": "error"}])
+    m.cycle_finished("failed", at=T0 + timedelta(hours=1), attempts=["error"])
     assert value(m, "minertrace_submission_attempts_total", outcome="rejected") == 1
     assert value(m, "minertrace_submission_attempts_total", outcome="included") == 1
     assert value(m, "minertrace_submission_attempts_total", outcome="error") == 1

@@ -117,12 +117,13 @@ class Metrics(MetricSet):
         status: str,
         *,
         at: datetime,
-        attempts: Iterable[Mapping[str, Any]] = (),
+        attempts: Iterable[str] = (),
         block_number: int | None = None,
         trace_overhead_s: float | None = None,
         count_status: bool = True,
     ) -> None:
-        """Record a finished cycle: its attempts by outcome, overhead, last success.
+        """Record a finished cycle: its attempts by outcome (each attempt's status), its
+        overhead, the last success.
 
         `count_status` is False when `sync_counters` already counts cycles by status (from
         the service's own counters).
@@ -131,9 +132,9 @@ class Metrics(MetricSet):
             self.cycles.labels(status=status).inc()
         self.cycle_last_timestamp.set(_seconds(at))
         n = 0
-        for attempt in attempts:
+        for outcome in attempts:
             n += 1
-            self.submission_attempts.labels(outcome=str(attempt.get("status") or "error")).inc()
+            self.submission_attempts.labels(outcome=outcome or "error").inc()
         if n > 1:
             self.submission_retries.inc(n - 1)
         if trace_overhead_s is not None:

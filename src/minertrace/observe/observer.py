@@ -48,7 +48,7 @@ class ServiceObserver:
     """Feeds `metrics` from one `minertrace.validator.service.Service` (see the module doc).
 
     `service` is used through its public attributes: engine, chain, clock, settings, netuid,
-    validator_hotkey, ctx (metrics, trace_queue, config), counters and lock.
+    validator_hotkey, ctx (metrics, queue, weight_config), counters and lock.
     """
 
     def __init__(
@@ -62,7 +62,7 @@ class ServiceObserver:
         self.service = service
         self.health_interval = timedelta(seconds=health_interval_s)
         s = service.settings
-        windows = score_windows(service.ctx.config)
+        windows = score_windows(service.ctx.weight_config)
         self.probe = HealthProbe(
             metrics,
             service.validator_hotkey,
@@ -82,7 +82,7 @@ class ServiceObserver:
         )
         metrics.bind_live(
             clock=service.clock.now,
-            queue_depth=lambda: float(len(service.ctx.trace_queue)),
+            queue_depth=lambda: float(len(service.ctx.queue)),
             lock_held=lambda: bool(service.lock.held),
         )
         time_queries(service.engine, metrics)
@@ -129,7 +129,7 @@ class ServiceObserver:
             m.cycle_finished(
                 str(r.status),
                 at=r.computed_at,
-                attempts=r.attempts,
+                attempts=[str(a.status) for a in r.attempts],
                 block_number=r.block_number,
                 trace_overhead_s=r.trace_overhead_s,
                 count_status=False,
