@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TextIO
 
 from minertrace.observe.context import current
 
@@ -206,16 +208,29 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
+class StderrHandler(logging.Handler):
+    """Writes to whatever `sys.stderr` is when a record is emitted (not when it was made),
+    so a handler installed under a redirected stderr never writes to a closed stream."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one formatted record and a newline."""
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
 def make_handler(
     fmt: str = "text",
     *,
     interval: float = DEFAULT_SUMMARY_INTERVAL,
-    stream: object | None = None,
+    stream: TextIO | None = None,
 ) -> logging.Handler:
-    """A stderr (or `stream`) handler with the formatter of `fmt` and a `RepeatFilter`."""
+    """A handler on stderr (or `stream`) with the formatter of `fmt` and a `RepeatFilter`."""
     if fmt not in LOG_FORMATS:
         raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {fmt!r}")
-    handler = logging.StreamHandler(stream)  # type: ignore[arg-type]
+    handler: logging.Handler = StderrHandler() if stream is None else logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RepeatFilter(interval))
     return handler
