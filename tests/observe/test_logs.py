@@ -139,3 +139,22 @@ def test_text_lines_name_the_cycle(logger: logging.Logger) -> None:
 def test_unknown_log_format_is_refused() -> None:
     with pytest.raises(ValueError, match="log format"):
         make_handler("xml")
+
+
+def test_configure_logging_replaces_only_plain_stream_handlers() -> None:
+    from minertrace.observe.logs import StderrHandler, configure_logging
+
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    plain = logging.StreamHandler(io.StringIO())
+    other = logging.FileHandler("/dev/null")
+    try:
+        root.handlers[:] = [plain, other]
+        first = configure_logging("WARNING", "json")
+        second = configure_logging("INFO", "text")
+        assert root.handlers == [other, second] and first not in root.handlers
+        assert isinstance(second, StderrHandler) and root.level == logging.INFO
+    finally:
+        other.close()
+        root.handlers[:] = saved
+        root.setLevel(level)

@@ -239,11 +239,14 @@ def make_handler(
 def configure_logging(
     level: str = "INFO", fmt: str = "text", *, interval: float = DEFAULT_SUMMARY_INTERVAL
 ) -> logging.Handler:
-    """Replace the root logger's handlers with one `make_handler(fmt)` at `level`."""
+    """Put one `make_handler(fmt)` on the root logger at `level`, in place of the plain
+    stream handler `logging.basicConfig` installs (and of an earlier one of ours); handlers
+    of other kinds (a test harness's, a file handler) stay."""
     handler = make_handler(fmt, interval=interval)
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if type(old) in (logging.StreamHandler, StderrHandler):
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     return handler
