@@ -161,3 +161,21 @@ def test_probing_registry_for_a_process_without_the_service(engine: Engine) -> N
     # only what the database can tell: no lock, queue or cycle counters from this process
     assert "minertrace_lock_held" not in body
     assert "minertrace_cycles_total" not in body
+
+
+def test_mount_metrics_serves_exactly_slash_metrics_in_a_fastapi_app() -> None:
+    fastapi = pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from minertrace.observe import mount_metrics
+
+    m = Metrics()
+    m.database_checked(True)
+    app = fastapi.FastAPI()
+    mount_metrics(app, m.registry)
+    client = TestClient(app)
+    response = client.get("/metrics", follow_redirects=False)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "minertrace_database_up 1.0" in response.text
+    assert "/metrics" not in client.get("/openapi.json").json()["paths"]
