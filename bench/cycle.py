@@ -165,19 +165,19 @@ def main() -> None:
                 print(json.dumps(result), flush=True)
     if not args.json:
         table = Table(title=f"trace-and-persist per cycle ({args.repeat} cycles, medians)")
-        columns = (
-            "uids",
-            "trace_persist_ms",
-            "trace_persist_p90_ms",
-            "build_ms",
-            "plain_insert_ms",
-            "updates",
-            "hot_updates",
-            "dead_tuples",
-            "heap_bytes",
-        )
-        for col in columns:
-            table.add_column(col, justify="right")
+        columns = {
+            "uids": "UIDs",
+            "trace_persist_ms": "ms",
+            "trace_persist_p90_ms": "p90 ms",
+            "build_ms": "build ms",
+            "plain_insert_ms": "floor ms",
+            "updates": "updates",
+            "hot_updates": "HOT",
+            "dead_tuples": "dead",
+            "heap_bytes": "heap bytes",
+        }
+        for label in columns.values():
+            table.add_column(label, justify="right")
         for r in results:
             table.add_row(*(f"{r[c]:,}" for c in columns))
         Console().print(table)
