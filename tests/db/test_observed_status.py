@@ -30,7 +30,9 @@ def test_observed_rows_survive_a_round_trip(migrated_db_url: str) -> None:
                 conn.execute(
                     _ROW, {"status": "observed", "verification": json.dumps({"match": match})}
                 )
-        migrate.downgrade(engine, "0002")
+        below = migrate.script_directory().get_revision("0005").down_revision
+        assert isinstance(below, str)
+        migrate.downgrade(engine, below)
         with engine.connect() as conn:
             statuses = conn.execute(text("SELECT status FROM weight_submissions ORDER BY id"))
             assert [s for (s,) in statuses] == ["verified", "mismatch"]

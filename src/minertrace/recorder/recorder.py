@@ -32,7 +32,7 @@ from minertrace.recorder.build import (
     build_submission,
     weight_vector,
 )
-from minertrace.stats.periods import current_periods, period_params
+from minertrace.stats.periods import period_for, period_params
 from minertrace.store.recorded import (
     RecordedCycle,
     RecordedMiners,
@@ -41,6 +41,7 @@ from minertrace.store.recorded import (
     update_recorded_submission,
     upsert_recorded_miners,
 )
+from minertrace.vocabulary import PeriodType
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +272,8 @@ class Recorder:
         return len(self._queue)
 
     def _write(self, item: CycleHandle, version: int) -> None:
-        periods = period_params(current_periods(item.computed_at))
+        # As the service's own cycles: today's row; the period refresh carries it further.
+        periods = period_params([period_for(PeriodType.DAILY, item.computed_at)])
         sub = item.submission
         with self.engine.begin() as conn:
             if item.ws_id is None:

@@ -4,9 +4,10 @@ Three statements, each set-based:
 
 - :func:`insert_recorded_cycle`: the weight_submissions row of a cycle that another program
   computed (its final weights, optional stage vectors and scalars);
-- :func:`upsert_recorded_miners`: the miners' current daily, weekly, monthly and all_time
-  miner_performance_stats rows, with the pipeline columns the caller gave (one
-  ``INSERT ... SELECT FROM unnest ... ON CONFLICT`` for every miner and period; the miner's
+- :func:`upsert_recorded_miners`: the miners' miner_performance_stats rows of the periods
+  given (the caller passes today's daily row, as the service's own cycles write), with the
+  pipeline columns the caller gave (one ``INSERT ... SELECT FROM unnest ... ON CONFLICT``
+  for every miner and period; the miner's
   hotkey comes from node_table when the caller has none, and a row still carrying another
   hotkey on the UID is stale and left alone);
 - :func:`update_recorded_submission`: what the validator then sent (UIDs, u16, block or

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from minertrace.stats.periods import current_periods
+from minertrace.stats.periods import period_for
 from minertrace.store import (
     insert_submission,
     period_params,
@@ -42,7 +42,7 @@ from minertrace.store.shadow import (
 from minertrace.validator.cycle import CycleContext, cycle_inputs, short_error
 from minertrace.validator.persist import build_record, skip_reason
 from minertrace.validator.submit import SubmissionState, find_validator
-from minertrace.vocabulary import SubmissionStatus
+from minertrace.vocabulary import PeriodType, SubmissionStatus
 from minertrace.weights import CycleInputs, StoredCycle
 from minertrace.weights.observe import compare_u16
 from minertrace.weights.rules import RulesTrace
@@ -248,7 +248,7 @@ class Shadow:
                 block_hash=block_hash,
                 verification_json=json.dumps(verification),
                 now=now,
-                periods=period_params(current_periods(now)),
+                periods=period_params([period_for(PeriodType.DAILY, now)]),
             )
 
 

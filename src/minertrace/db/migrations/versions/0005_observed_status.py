@@ -7,7 +7,7 @@ becomes 'verified' when the chain's weights matched the trace and 'mismatch' whe
 (its `verification` still says it was observed), then the check is narrowed again.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-30
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
