@@ -36,12 +36,11 @@ def test_db_commands(db_url: str) -> None:
 
     code, out = _run("downgrade", "0001", "--database-url", db_url)
     assert code == 0, out
-    below = migrate.script_directory().get_revision(head).down_revision
-    assert migrate.current(db_url) == below
+    assert migrate.current(db_url) == "0001"
 
     code, out = _run("check", "--database-url", db_url)
     assert code == 1
-    assert f"database revision is {below}" in out
+    assert "database revision is 0001" in out
 
 
 def test_db_status_error_is_redacted() -> None:
