@@ -42,6 +42,8 @@ def catalog(conn: Connection, schemas: tuple[str, ...] = ("public",)) -> dict[st
     """Column order/types/defaults/comments, table comments, constraints with validation,
     indexes and sequences (with their position) of `schemas`."""
     params = {"schemas": list(schemas)}
+    # Fully qualified names in every definition, whatever the connection's search_path.
+    conn.execute(text("SELECT set_config('search_path', 'pg_catalog', true)"))
     return {
         name: [tuple(r) for r in conn.execute(text(sql), params)]
         for name, sql in (

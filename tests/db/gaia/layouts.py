@@ -313,7 +313,11 @@ _MPS_INDEXES = [
     ("idx_mps_weather_rank", "weather_rank, period_type"),
 ]
 _MPS_ENHANCED_INDEXES = [
-    ("idx_mps_chain_integration", "weight_submission_block, consensus_block", "weight_submission_block"),
+    (
+        "idx_mps_chain_integration",
+        "weight_submission_block, consensus_block",
+        "weight_submission_block",
+    ),
     ("idx_mps_consensus_rank", "consensus_rank, period_type", "consensus_rank"),
     ("idx_mps_incentive", "incentive DESC", "incentive"),
     ("idx_mps_pathway_performance", "scoring_pathway, submitted_weight DESC, period_type", None),

@@ -1,0 +1,105 @@
+"""score_table in either of Gaia's layouts: the `score` FLOAT8[] array, or one column per UID.
+
+Gaia's revision `score_table_refactor` replaced the array by `uid_0_score` .. `uid_255_score`.
+The layout is read from the catalog, and `adapt` puts a common table expression named
+`score_table` in front of a query so that it sees `score` as an array either way: the weight
+engine gets the same rows, with the same bad-value rules (NULL and NaN entries are "no entry";
+a row with no entry at all reads as a NULL array, as the array layout stores it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy import Connection, TextClause, text
+
+_UID_COLUMN = re.compile(r"^uid_(\d+)_score$")
+
+
+class ScoreLayout(str, Enum):
+    """How score_table stores a row's per-UID scores."""
+
+    ARRAY = "array"
+    COLUMNS = "columns"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class ScoreTableShape:
+    """The detected layout and, for the per-UID layout, how many UID columns there are."""
+
+    layout: ScoreLayout
+    n_uids: int = 0
+
+
+def detect(conn: Connection) -> ScoreTableShape:
+    """The layout of the `score_table` the connection's search_path resolves to."""
+    names = conn.execute(
+        text(
+            """
+            SELECT a.attname FROM pg_attribute a
+            WHERE a.attrelid = to_regclass(:table) AND a.attnum > 0
+              AND NOT a.attisdropped
+            """
+        ),
+        {"table": "score_table"},
+    ).scalars()
+    columns = set(names)
+    if not columns:
+        return ScoreTableShape(ScoreLayout.MISSING)
+    if "score" in columns:
+        return ScoreTableShape(ScoreLayout.ARRAY)
+    uids = sorted(int(m[1]) for c in columns if (m := _UID_COLUMN.match(c)))
+    if uids and uids == list(range(len(uids))):
+        return ScoreTableShape(ScoreLayout.COLUMNS, len(uids))
+    raise ValueError(
+        "score_table has neither a `score` array nor contiguous uid_<n>_score columns "
+        f"(found {len(uids)} uid columns); cannot read scores"
+    )
+
+
+def score_array_sql(n_uids: int) -> str:
+    """SQL for one row's FLOAT8[] from the per-UID columns (NULL when every entry is NULL)."""
+    cols = ", ".join(f"uid_{i}_score" for i in range(n_uids))
+    # COALESCE is not a function call, so it takes all 256 arguments (functions stop at 100).
+    return f"CASE WHEN COALESCE({cols}) IS NULL THEN NULL ELSE ARRAY[{cols}]::float8[] END"
+
+
+def array_view_sql(shape: ScoreTableShape) -> str | None:
+    """`SELECT` giving score_table's rows with an array `score` (None for the array layout)."""
+    if shape.layout is not ScoreLayout.COLUMNS:
+        return None
+    return (
+        f"SELECT task_name, task_id, {score_array_sql(shape.n_uids)} AS score, "
+        "created_at, status FROM score_table"
+    )
+
+
+def adapt(conn: Connection, query: TextClause) -> TextClause:
+    """`query` reading score_table's `score` array whatever the layout of the database.
+
+    Unchanged for the array layout. For the per-UID layout a `WITH score_table AS (...)` is
+    put in front (the query must not start with its own WITH); bound parameters carry over.
+    """
+    view = array_view_sql(detect(conn))
+    if view is None:
+        return query
+    adapted = text(f"WITH score_table AS ({view}) {query.text}")
+    # Keep any bindparam typing the original query declared.
+    return adapted.bindparams(*query._bindparams.values())
+
+
+def columns_insert_sql(n_uids: int) -> str:
+    """Upsert of one run's scores into the per-UID layout (binds: task_name, task_id, score,
+    created_at, status), mirroring the array layout's ON CONFLICT update."""
+    cols = ", ".join(f"uid_{i}_score" for i in range(n_uids))
+    values = ", ".join(f"(CAST(:score AS float8[]))[{i + 1}]" for i in range(n_uids))
+    updates = ", ".join(f"uid_{i}_score = EXCLUDED.uid_{i}_score" for i in range(n_uids))
+    return (
+        f"INSERT INTO score_table (task_name, task_id, {cols}, created_at, status) "
+        f"VALUES (:task_name, :task_id, {values}, :created_at, :status) "
+        "ON CONFLICT (task_name, task_id) DO UPDATE SET "
+        f"{updates}, created_at = EXCLUDED.created_at, status = EXCLUDED.status"
+    )

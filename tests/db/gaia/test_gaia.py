@@ -1,0 +1,203 @@
+"""Gaia validator databases: adoption into schema minertrace, score reads, exact detach."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from gaia import layouts, seed
+from gaia.catalog import catalog, content_hashes
+from minertrace.db import gaia, migrate
+from minertrace.store import gaia_scores
+from minertrace.store import scores as reads
+
+MPS_KIND = {
+    "7cc0a0cb963c": "original",
+    "8d832ba6c04d": "text",
+    "score_table_refactor": "integer",
+    "0f9fe00f6e93": None,
+    "f33d500dc2bc": None,
+}
+
+
+@pytest.fixture
+def gaia_engine(db_url: str) -> Iterator[Engine]:
+    eng = create_engine(db_url)
+    gaia.use_search_path(eng)
+    yield eng
+    eng.dispose()
+
+
+def _build(engine: Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        layouts.build(conn, revision)
+        seed.seed(conn, MPS_KIND[revision])
+
+
+def _state(engine: Engine) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    with engine.connect() as conn:
+        return content_hashes(conn), catalog(conn)
+
+
+def _all(engine: Engine, sql: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text(sql)).mappings()]
+
+
+def _expected_quarantine(kind: str | None) -> dict[str, int]:
+    if kind is None:
+        return {}
+    uids = ["7", "3", "12", "20"] if kind == "integer" else seed.TEXT_UIDS
+    reasons: dict[str, int] = {}
+    groups: dict[tuple[int, int], int] = {}
+    for uid in uids:
+        for p, ptype in enumerate(["daily", "hourly", "DAILY", "weekly"]):
+            if not uid.isdigit() or not uid.isascii():
+                reason = "non_numeric_uid"
+            elif int(uid) > 2**31 - 1:
+                reason = "uid_out_of_range"
+            elif ptype not in ("daily", "weekly"):
+                reason = "invalid_period_type"
+            elif ptype == "weekly":  # seeded with a zero-length period
+                reason = "invalid_period_order"
+            else:
+                groups[(int(uid), p)] = groups.get((int(uid), p), 0) + 1
+                continue
+            reasons[reason] = reasons.get(reason, 0) + 1
+    collisions = sum(n - 1 for n in groups.values())
+    if collisions:
+        reasons["uid_collision"] = collisions
+    return reasons
+
+
+@pytest.mark.parametrize("revision", layouts.LAYOUTS)
+def test_adopts_each_gaia_layout_without_touching_gaia(gaia_engine: Engine, revision: str) -> None:
+    _build(gaia_engine, revision)
+    before = _state(gaia_engine)
+
+    report = migrate.upgrade(gaia_engine)
+
+    assert report.adopted and revision in report.adopted
+    assert report.to_revision == migrate.head_revision()
+    assert report.quarantined == _expected_quarantine(MPS_KIND[revision])
+    assert _state(gaia_engine) == before  # public (Gaia's) rows and catalog unchanged
+    assert migrate.check(gaia_engine) == []
+    nodes = _all(gaia_engine, "SELECT uid, hotkey FROM minertrace.node_table ORDER BY uid")
+    assert nodes == _all(gaia_engine, "SELECT uid, hotkey FROM public.node_table ORDER BY uid")
+    if MPS_KIND[revision] not in (None, "original"):
+        # Every kept row carries its 19 enhancement values across.
+        rows = _all(
+            gaia_engine,
+            "SELECT miner_uid, submitted_weight, scoring_pathway, excellence_qualified_tasks "
+            "FROM minertrace.miner_performance_stats ORDER BY miner_uid",
+        )
+        assert rows and all(r["scoring_pathway"] == "excellence" for r in rows)
+        assert all(r["excellence_qualified_tasks"] == ["weather"] for r in rows)
+    with gaia_engine.connect() as conn:
+        status = gaia.status(conn)
+    assert status.revision == revision and status.separate_schema
+    # NaN scores survive the import as NaN, not as NULL.
+    if MPS_KIND[revision] is not None:
+        nan = _all(
+            gaia_engine,
+            "SELECT count(*) AS n FROM minertrace.miner_performance_stats "
+            "WHERE overall_avg_score = 'NaN'",
+        )
+        assert nan[0]["n"] > 0
+
+    # Idempotent: a second upgrade changes nothing anywhere.
+    with gaia_engine.connect() as conn:
+        adopted = content_hashes(conn, ("public", "minertrace"))
+    assert migrate.upgrade(gaia_engine).quarantined == {}
+    with gaia_engine.connect() as conn:
+        assert content_hashes(conn, ("public", "minertrace")) == adopted
+
+    # Exact round trip: detaching leaves the database as it was.
+    down = migrate.downgrade(gaia_engine, "base")
+    assert down.to_revision is None
+    assert _state(gaia_engine) == before
+    assert _all(gaia_engine, "SELECT to_regnamespace('minertrace') AS s") == [{"s": None}]
+
+    # And again: the same adoption, the same content (the quarantine's timestamps aside).
+    migrate.upgrade(gaia_engine)
+    with gaia_engine.connect() as conn:
+        again = content_hashes(conn, ("public", "minertrace"))
+    quarantine = "minertrace.miner_performance_stats_quarantine"
+    assert {k: v for k, v in again.items() if k != quarantine} == {
+        k: v for k, v in adopted.items() if k != quarantine
+    }
+
+
+@pytest.mark.parametrize("revision", layouts.LAYOUTS)
+def test_reads_scores_from_either_layout(gaia_engine: Engine, revision: str) -> None:
+    _build(gaia_engine, revision)
+    migrate.upgrade(gaia_engine)
+    with gaia_engine.connect() as conn:
+        shape = gaia_scores.detect(conn)
+    assert shape.layout == ("array" if revision.startswith(("7c", "8d")) else "columns")
+
+    rows = reads.read_geomagnetic_rows(gaia_engine, seed.NOW + np.timedelta64(1, "m").item())
+    expected = {tid: s for name, tid, s, _, _ in seed.score_rows() if name == "geomagnetic"}
+    assert {r.task_id for r in rows} == set(expected)
+    for row in rows:
+        want = expected[row.task_id]
+        if want is None:
+            assert row.score.size == 0
+            continue
+        want_arr = np.array([math.nan if v is None else v for v in want], dtype=np.float64)
+        np.testing.assert_array_equal(row.score, want_arr)
+    weather = reads.read_weather_rows(gaia_engine, seed.NOW + np.timedelta64(1, "m").item())
+    assert [r.task_id for r in weather][:2] == ["final_weather_scores_0", "final_weather_scores_1"]
+
+
+def test_detach_refuses_when_minertrace_holds_its_own_rows(gaia_engine: Engine) -> None:
+    _build(gaia_engine, "8d832ba6c04d")
+    migrate.upgrade(gaia_engine)
+    with gaia_engine.begin() as conn:
+        conn.execute(text("UPDATE miner_performance_stats SET incentive = 0.5"))
+    with gaia_engine.connect() as conn:
+        held = content_hashes(conn, ("public", "minertrace"))
+    with pytest.raises(migrate.MigrationError, match="miner_performance_stats"):
+        migrate.downgrade(gaia_engine, "0001")
+    with gaia_engine.connect() as conn:
+        assert content_hashes(conn, ("public", "minertrace")) == held
+
+
+def test_gaia_dropping_its_table_keeps_minertrace_rows(gaia_engine: Engine) -> None:
+    _build(gaia_engine, "score_table_refactor")
+    migrate.upgrade(gaia_engine)
+    n = _all(gaia_engine, "SELECT count(*) AS n FROM minertrace.miner_performance_stats")
+    with gaia_engine.begin() as conn:
+        # What Gaia's 0f9fe00f6e93 does, through Gaia's own (default) search_path.
+        conn.execute(text("SET LOCAL search_path TO public"))
+        conn.execute(text("DROP TABLE miner_performance_stats"))
+    assert _all(gaia_engine, "SELECT count(*) AS n FROM miner_performance_stats") == n
+    assert migrate.check(gaia_engine) == []
+
+
+def test_refuses_an_unknown_gaia_layout_naming_the_revision(gaia_engine: Engine) -> None:
+    _build(gaia_engine, "8d832ba6c04d")
+    with gaia_engine.begin() as conn:
+        conn.execute(
+            text("ALTER TABLE public.miner_performance_stats DROP COLUMN multi_task_bonus")
+        )
+    before = _state(gaia_engine)
+    with pytest.raises(migrate.MigrationError) as excinfo:
+        migrate.upgrade(gaia_engine)
+    message = str(excinfo.value)
+    assert "8d832ba6c04d" in message and "multi_task_bonus" in message
+    assert _state(gaia_engine) == before
+
+
+def test_status_says_what_gaia_migrations_will_do(gaia_engine: Engine) -> None:
+    _build(gaia_engine, "8d832ba6c04d")
+    with gaia_engine.connect() as conn:
+        lines = gaia.status(conn).lines()
+    assert "8d832ba6c04d" in lines[0] and "not adopted" in lines[0]
+    assert any("score_table_refactor" in line for line in lines)
+    assert any("0f9fe00f6e93" in line and "drops" in line for line in lines)
