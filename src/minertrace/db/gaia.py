@@ -65,7 +65,8 @@ _DESCRIPTIONS = {
     SCORE_REFACTOR: (
         "Gaia rebuilds score_table with one column per UID (minertrace reads both layouts) and "
         "makes its miner_performance_stats.miner_uid INTEGER; that step of Gaia's own migration "
-        "fails if Gaia's table holds a non-numeric or out-of-range uid"
+        "fails if Gaia's table holds a non-numeric or out-of-range uid, or uid texts such as "
+        "'7' and '07' for one period"
     ),
     PGCRYPTO: "Gaia needs the pgcrypto extension (CREATE EXTENSION pgcrypto)",
     MPS_DROPPED: (
