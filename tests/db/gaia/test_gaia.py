@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -12,9 +13,13 @@ from sqlalchemy import Engine, create_engine, text
 
 from gaia import layouts, seed
 from gaia.catalog import catalog, content_hashes
+from minertrace.chain.types import SubnetHyperparameters
 from minertrace.db import gaia, migrate
 from minertrace.store import gaia_scores
 from minertrace.store import scores as reads
+from minertrace.store.scores import read_cycle_inputs
+from minertrace.validator.cycle import cycle_inputs
+from minertrace.weights.engine import compute_cycle
 
 MPS_KIND = {
     "7cc0a0cb963c": "original",
@@ -141,7 +146,7 @@ def test_reads_scores_from_either_layout(gaia_engine: Engine, revision: str) -> 
         shape = gaia_scores.detect(conn)
     assert shape.layout == ("array" if revision.startswith(("7c", "8d")) else "columns")
 
-    rows = reads.read_geomagnetic_rows(gaia_engine, seed.NOW + np.timedelta64(1, "m").item())
+    rows = reads.read_geomagnetic_rows(gaia_engine, seed.NOW + timedelta(minutes=1))
     expected = {tid: s for name, tid, s, _, _ in seed.score_rows() if name == "geomagnetic"}
     assert {r.task_id for r in rows} == set(expected)
     for row in rows:
@@ -151,7 +156,7 @@ def test_reads_scores_from_either_layout(gaia_engine: Engine, revision: str) -> 
             continue
         want_arr = np.array([math.nan if v is None else v for v in want], dtype=np.float64)
         np.testing.assert_array_equal(row.score, want_arr)
-    weather = reads.read_weather_rows(gaia_engine, seed.NOW + np.timedelta64(1, "m").item())
+    weather = reads.read_weather_rows(gaia_engine, seed.NOW + timedelta(minutes=1))
     assert [r.task_id for r in weather][:2] == ["final_weather_scores_0", "final_weather_scores_1"]
 
 
@@ -201,3 +206,29 @@ def test_status_says_what_gaia_migrations_will_do(gaia_engine: Engine) -> None:
     assert "8d832ba6c04d" in lines[0] and "not adopted" in lines[0]
     assert any("score_table_refactor" in line for line in lines)
     assert any("0f9fe00f6e93" in line and "drops" in line for line in lines)
+
+
+def _cycle_weights(engine: Engine) -> np.ndarray:
+    now = seed.NOW + timedelta(minutes=1)
+    inputs = cycle_inputs(read_cycle_inputs(engine, now, 10_000), now, SubnetHyperparameters())
+    trace = compute_cycle(inputs)
+    assert trace.weights_produced and trace.final is not None
+    return np.asarray(trace.final)
+
+
+def test_a_weight_cycle_gives_the_same_weights_on_every_layout(pg_server: Any) -> None:
+    weights = []
+    for revision in layouts.LAYOUTS:
+        url = pg_server.create_database()
+        eng = create_engine(url)
+        gaia.use_search_path(eng)
+        try:
+            _build(eng, revision)
+            migrate.upgrade(eng)
+            weights.append(_cycle_weights(eng))
+        finally:
+            eng.dispose()
+            pg_server.drop_database(eng.url.database)
+    assert weights[0].sum() > 0
+    for w in weights[1:]:
+        np.testing.assert_array_equal(w, weights[0])
