@@ -91,9 +91,12 @@ def adapt(conn: Connection, query: TextClause) -> TextClause:
     return adapted.bindparams(*query._bindparams.values())
 
 
-def columns_insert_sql(n_uids: int) -> str:
-    """Upsert of one run's scores into the per-UID layout (binds: task_name, task_id, score,
-    created_at, status), mirroring the array layout's ON CONFLICT update."""
+def columns_upsert_sql(n_uids: int) -> str:
+    """Upsert of one run's scores into the per-UID layout, like the array layout's.
+
+    Binds task_name, task_id, score (FLOAT8[], at most `n_uids` entries), created_at and
+    status; returns `inserted` (false when an existing (task_name, task_id) row was updated).
+    """
     cols = ", ".join(f"uid_{i}_score" for i in range(n_uids))
     values = ", ".join(f"(CAST(:score AS float8[]))[{i + 1}]" for i in range(n_uids))
     updates = ", ".join(f"uid_{i}_score = EXCLUDED.uid_{i}_score" for i in range(n_uids))
@@ -101,5 +104,39 @@ def columns_insert_sql(n_uids: int) -> str:
         f"INSERT INTO score_table (task_name, task_id, {cols}, created_at, status) "
         f"VALUES (:task_name, :task_id, {values}, :created_at, :status) "
         "ON CONFLICT (task_name, task_id) DO UPDATE SET "
-        f"{updates}, created_at = EXCLUDED.created_at, status = EXCLUDED.status"
+        f"{updates}, created_at = EXCLUDED.created_at, status = EXCLUDED.status "
+        "RETURNING (xmax = 0) AS inserted"
+    )
+
+
+def adapt_upsert(conn: Connection, query: TextClause, n_entries: int) -> TextClause:
+    """The score upsert for this database's layout: `query` itself for the array layout.
+
+    Raises ValueError when the per-UID layout has fewer UID columns than `n_entries` (those
+    scores could not be stored; nothing is written).
+    """
+    shape = detect(conn)
+    if shape.layout is not ScoreLayout.COLUMNS:
+        return query
+    if n_entries > shape.n_uids:
+        raise ValueError(
+            f"score_table has columns for {shape.n_uids} UIDs, the scores have {n_entries}"
+        )
+    return text(columns_upsert_sql(shape.n_uids))
+
+
+def owns_score_table(conn: Connection) -> bool:
+    """Whether score_table is minertrace's own (False in an adopted Gaia database, where it is
+    Gaia's: minertrace then reads it and never rewrites Gaia's rows)."""
+    return bool(
+        conn.execute(
+            text(
+                """
+                SELECT n.nspname = current_schema()
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.oid = to_regclass(:table)
+                """
+            ),
+            {"table": "score_table"},
+        ).scalar()
     )

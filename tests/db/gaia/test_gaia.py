@@ -232,3 +232,45 @@ def test_a_weight_cycle_gives_the_same_weights_on_every_layout(pg_server: Any) -
     assert weights[0].sum() > 0
     for w in weights[1:]:
         np.testing.assert_array_equal(w, weights[0])
+
+
+@pytest.mark.parametrize("revision", ["8d832ba6c04d", "f33d500dc2bc"])
+def test_upsert_in_either_layout_reads_back(gaia_engine: Engine, revision: str) -> None:
+    _build(gaia_engine, revision)
+    migrate.upgrade(gaia_engine)
+    upsert = text(
+        "INSERT INTO score_table (task_name, task_id, score, created_at, status) "
+        "VALUES (:task_name, :task_id, CAST(:score AS float8[]), :created_at, :status) "
+        "ON CONFLICT (task_name, task_id) DO UPDATE SET score = EXCLUDED.score, "
+        "created_at = EXCLUDED.created_at, status = EXCLUDED.status "
+        "RETURNING (xmax = 0) AS inserted"
+    )
+    scores = [0.5, None, math.nan, 0.25] + [None] * 252
+    params = {
+        "task_name": "geomagnetic",
+        "task_id": "geo_new",
+        "score": scores,
+        "created_at": seed.NOW,
+        "status": "completed",
+    }
+    with gaia_engine.begin() as conn:
+        assert not gaia_scores.owns_score_table(conn)
+        query = gaia_scores.adapt_upsert(conn, upsert, len(scores))
+        assert conn.execute(query, params).scalar_one() is True
+        assert conn.execute(query, params).scalar_one() is False
+        if revision == "8d832ba6c04d":
+            assert query is upsert  # the array layout takes the usual statement, any length
+            assert gaia_scores.adapt_upsert(conn, upsert, 300) is upsert
+        else:
+            with pytest.raises(ValueError, match="256 UIDs"):
+                gaia_scores.adapt_upsert(conn, upsert, 300)
+    rows = reads.read_geomagnetic_rows(gaia_engine, seed.NOW + timedelta(minutes=1))
+    [row] = [r for r in rows if r.task_id == "geo_new"]
+    want = np.array([math.nan if v is None else v for v in scores], dtype=np.float64)
+    np.testing.assert_array_equal(row.score, want)
+
+
+def test_minertrace_owns_score_table_in_its_own_database(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert gaia_scores.owns_score_table(conn)
+        assert gaia_scores.detect(conn).layout is gaia_scores.ScoreLayout.ARRAY
