@@ -102,3 +102,16 @@ def test_rows_changed_at_head_are_written_back(plain_engine: Engine) -> None:
     assert quarantined_back == 4  # every '-1' row is back, unconverted
     converted = [r for r in rows if r[0] not in ("99",) and r[1] == 0.5]
     assert converted and all(r[0].isdigit() for r in converted)
+
+
+def test_a_fresh_database_keeps_no_legacy_copy_and_still_round_trips(
+    plain_engine: Engine,
+) -> None:
+    migrate.upgrade(plain_engine, "0001")
+    before = _facts(plain_engine)
+    migrate.upgrade(plain_engine)
+    with plain_engine.connect() as conn:
+        kept = conn.execute(text("SELECT to_regclass('miner_performance_stats_legacy')")).scalar()
+    assert kept is None
+    migrate.downgrade(plain_engine, "0001")
+    assert _facts(plain_engine) == before

@@ -175,6 +175,35 @@ def _triage(source: str) -> None:
     )
 
 
+def _pristine(bind: Connection) -> bool:
+    """Whether the kept legacy table is an empty, never-used table as revision 0001 made it."""
+    expected = sorted(
+        [
+            f"{MPS}_pkey",
+            "uq_mps_miner_period",
+            *(str(i.name) for i in legacy.miner_performance_stats.indexes),
+        ]
+    )
+    return bool(
+        bind.execute(
+            text(
+                f"""
+                SELECT NOT EXISTS (SELECT FROM {KEPT})
+                   AND obj_description(to_regclass(:t), 'pg_class') IS NULL
+                   AND NOT EXISTS (SELECT FROM pg_description d WHERE d.objoid = to_regclass(:t)
+                                   AND d.objsubid > 0)
+                   AND (SELECT array_agg(indexname::text ORDER BY indexname) FROM pg_indexes
+                        WHERE schemaname = current_schema() AND tablename = :t)
+                       = CAST(:indexes AS text[])
+                   AND (SELECT last_value FROM pg_sequences WHERE schemaname = current_schema()
+                        AND sequencename = :seq) IS NULL
+                """
+            ),
+            {"t": KEPT, "indexes": expected, "seq": f"{MPS}_id_seq"},
+        ).scalar()
+    )
+
+
 def _keep_and_convert(bind: Connection) -> None:
     """Keep the legacy table whole under another name; convert its rows into the new one."""
     op.execute(f"ALTER TABLE {MPS} RENAME TO {KEPT}")
@@ -215,6 +244,10 @@ def _keep_and_convert(bind: Connection) -> None:
         """
     )
     op.execute("DROP TABLE _mps_triage")
+    if _pristine(bind):
+        # Nothing to keep: a downgrade re-creates revision 0001's table exactly.
+        op.drop_table(MAP)
+        op.drop_table(KEPT)
     converted = bind.exec_driver_sql(f"SELECT count(*) FROM {MPS}").scalar()
     report = _report()
     if report is not None:
@@ -282,6 +315,25 @@ def _write_back(bind: Connection) -> None:
     op.execute(f"ALTER TABLE {KEPT} RENAME TO {MPS}")
 
 
+def _recreate(bind: Connection) -> None:
+    """The legacy table was empty and pristine at the upgrade: create it as revision 0001 does
+    and insert the rows written at head (legacy uid texts where recorded)."""
+    cols = [
+        c.name for c in legacy.miner_performance_stats.columns if c.name not in ("id", "miner_uid")
+    ]
+    op.execute(f"ALTER TABLE {MPS} RENAME TO _mps_head")
+    legacy.miner_performance_stats.create(bind)
+    match = " AND ".join(f"u.{k} = h.{k}" for k in MPS_KEY)
+    op.execute(
+        f"INSERT INTO {MPS} (miner_uid, {_cols(cols)}) "
+        f"SELECT coalesce(u.legacy_miner_uid, h.miner_uid::text), {_cols(cols, 'h.')} "
+        f"FROM _mps_head h LEFT JOIN {LEGACY_UID} u ON {match} "
+        f"AND u.miner_hotkey = h.miner_hotkey ORDER BY {_cols(MPS_KEY, 'h.')}"
+    )
+    op.drop_table("_mps_head")
+    op.drop_table(LEGACY_UID)
+
+
 def _rebuild(bind: Connection) -> None:
     """Databases upgraded without a kept legacy table: rebuild the legacy layout in place."""
     for index in head.miner_performance_stats.indexes:
@@ -317,22 +369,26 @@ def downgrade() -> None:
         report.archived_rows += archived
 
     kept = _exists(bind, KEPT)
+    recorded = _exists(bind, legacy_state.STATE)
     if kept:
         _write_back(bind)
+    elif recorded:
+        _recreate(bind)
     else:
         _rebuild(bind)
     for name in NODE_NEW:
         op.drop_column("node_table", name)
-    notes = legacy_state.restore(bind)
-    if not notes and not _exists(bind, "minertrace_legacy_state") and not kept:
+    if recorded:
+        notes = legacy_state.restore(bind)
+        if report is not None:
+            report.kept_tables.extend(notes)
+    else:
         # NOT VALID: rows with uid >= 256 written at head stay; only new rows are checked.
         op.execute(
             "ALTER TABLE node_table ADD CONSTRAINT node_table_uid_check "
             "CHECK (uid >= 0 AND uid < 256) NOT VALID"
         )
-    if report is not None:
-        report.kept_tables.extend(notes)
-    if kept:
+    if kept or recorded:
         # Quarantined rows never left the legacy table: their listing is no longer needed.
         op.execute(f"DELETE FROM {QUARANTINE} q USING {MPS} m WHERE m.id = q.legacy_id")
     for name in (MPS_ARCHIVE, NODE_ARCHIVE):
