@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
 
-from minertrace.db.migrations.names import SCHEMA
+from minertrace.db.migrations.names import SCHEMA, VERSION_TABLE
 
 _PREPEND = f"SELECT set_config('search_path', '{SCHEMA}, ' || current_setting('search_path'), %s)"
 
@@ -139,6 +139,8 @@ class GaiaStatus:
     known: bool
     separate_schema: bool
     upcoming: list[str] = field(default_factory=list)
+    in_place: bool = False
+    """minertrace's tables share `public` with Gaia's (an adoption from before the schema)."""
 
     def lines(self) -> list[str]:
         """Human-readable, one fact per line (for `db status`)."""
@@ -155,6 +157,12 @@ class GaiaStatus:
             else f"minertrace has not adopted it yet (`minertrace db upgrade` creates schema "
             f"{SCHEMA})"
         )
+        if self.in_place:
+            where = (
+                "minertrace's tables share schema public with Gaia's (an older, in-place "
+                "adoption): Gaia's next migration may fail or drop minertrace's rows; see "
+                "docs/gaia.md, 'An older in-place adoption'"
+            )
         out = [f"Gaia: revision {self.revision}; {where}"]
         if not self.upcoming:
             out.append("when Gaia migrates: nothing minertrace knows of changes its tables")
@@ -174,4 +182,10 @@ def status(conn: Connection) -> GaiaStatus:
             if not at_or_after(revision, milestone)
         ]
         upcoming.sort(key=lambda line: _POS[line.split(":", 1)[0]])
-    return GaiaStatus(revision, known, schema_in_use(conn), upcoming)
+    separate = schema_in_use(conn)
+    shared = (
+        not separate
+        and conn.execute(text("SELECT to_regclass(:t)"), {"t": f"public.{VERSION_TABLE}"}).scalar()
+        is not None
+    )
+    return GaiaStatus(revision, known, separate, upcoming, in_place=shared and known)

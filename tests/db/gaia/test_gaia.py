@@ -274,3 +274,12 @@ def test_minertrace_owns_score_table_in_its_own_database(engine: Engine) -> None
     with engine.connect() as conn:
         assert gaia_scores.owns_score_table(conn)
         assert gaia_scores.detect(conn).layout is gaia_scores.ScoreLayout.ARRAY
+
+
+def test_status_flags_an_older_in_place_adoption(gaia_engine: Engine) -> None:
+    _build(gaia_engine, "8d832ba6c04d")
+    with gaia_engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE public.{migrate.VERSION_TABLE} (version_num text)"))
+        status = gaia.status(conn)
+    assert status.in_place and not status.separate_schema
+    assert "share schema public" in status.lines()[0]
