@@ -77,18 +77,36 @@ def array_view_sql(shape: ScoreTableShape) -> str | None:
     )
 
 
-def adapt(conn: Connection, query: TextClause) -> TextClause:
-    """`query` reading score_table's `score` array whatever the layout of the database.
+# A statement's own top-level WITH: at its start, or after `CREATE ... AS`.
+_LEADING_WITH = re.compile(r"^(\s*(?:CREATE\b[^;]*?\bAS\s+)?WITH(?:\s+RECURSIVE)?\s)", re.I | re.S)
+_LEADING_SELECT = re.compile(r"^\s*(SELECT|WITH)\b", re.I)
 
-    Unchanged for the array layout. For the per-UID layout a `WITH score_table AS (...)` is
-    put in front (the query must not start with its own WITH); bound parameters carry over.
+
+def adapt_sql(sql: str, shape: ScoreTableShape) -> str:
+    """`sql` with score_table read as (task_name, task_id, score[], created_at, status).
+
+    Unchanged for the array layout. For the per-UID layout a common table expression named
+    `score_table` is added to the statement's own WITH list (or a WITH is put in front of a
+    SELECT); it shadows the table for every reference in the statement.
     """
-    view = array_view_sql(detect(conn))
+    view = array_view_sql(shape)
     if view is None:
+        return sql
+    cte = f"score_table AS ({view})"
+    if match := _LEADING_WITH.match(sql):
+        return f"{match[1]}{cte}, {sql[match.end() :]}"
+    if _LEADING_SELECT.match(sql):
+        return f"WITH {cte} {sql}"
+    raise ValueError("adapt_sql handles SELECT, WITH ... and CREATE ... AS WITH statements")
+
+
+def adapt(conn: Connection, query: TextClause) -> TextClause:
+    """`query` reading score_table's `score` array whatever the layout of the database
+    (see `adapt_sql`); bound parameters and their types carry over."""
+    sql = adapt_sql(query.text, detect(conn))
+    if sql == query.text:
         return query
-    adapted = text(f"WITH score_table AS ({view}) {query.text}")
-    # Keep any bindparam typing the original query declared.
-    return adapted.bindparams(*query._bindparams.values())
+    return text(sql).bindparams(*query._bindparams.values())
 
 
 def columns_upsert_sql(n_uids: int) -> str:

@@ -283,3 +283,23 @@ def test_status_flags_an_older_in_place_adoption(gaia_engine: Engine) -> None:
         status = gaia.status(conn)
     assert status.in_place and not status.separate_schema
     assert "share schema public" in status.lines()[0]
+
+
+def test_adapt_joins_a_statement_s_own_with_list(gaia_engine: Engine) -> None:
+    _build(gaia_engine, "f33d500dc2bc")
+    migrate.upgrade(gaia_engine)
+    statement = text(
+        """
+        CREATE TEMPORARY TABLE t ON COMMIT DROP AS
+        WITH picked AS (SELECT CAST(:name AS text) AS n)
+        SELECT s.task_id, s.score[1] AS first, cardinality(s.score) AS n
+          FROM score_table AS s JOIN picked ON s.task_name = picked.n
+        """
+    )
+    with gaia_engine.begin() as conn:
+        conn.execute(gaia_scores.adapt(conn, statement), {"name": "weather"})
+        rows = conn.execute(text("SELECT task_id, first, n FROM t ORDER BY task_id")).all()
+        unnest = text("SELECT x FROM unnest(ARRAY[1]) WITH ORDINALITY AS u(x, i)")
+        assert gaia_scores.adapt(conn, unnest).text.startswith("WITH score_table AS")
+    assert len(rows) == 6 and all(r.n == layouts.N_UIDS for r in rows)
+    assert rows[0].first is None  # uid 0 of final_weather_scores_0 has no entry
