@@ -103,6 +103,16 @@ def test_adopts_each_gaia_layout_without_touching_gaia(gaia_engine: Engine, revi
         )
         assert rows and all(r["scoring_pathway"] == "excellence" for r in rows)
         assert all(r["excellence_qualified_tasks"] == ["weather"] for r in rows)
+    if MPS_KIND[revision] is not None:
+        # Every imported row's Gaia id, by key: the very row it came from.
+        assert _all(
+            gaia_engine,
+            "SELECT count(*) AS n FROM minertrace.miner_performance_stats m "
+            "JOIN minertrace.miner_performance_stats_gaia_id i USING "
+            "(miner_uid, period_start, period_end, period_type) "
+            "JOIN public.miner_performance_stats g ON g.id = i.gaia_id "
+            "AND g.miner_hotkey = m.miner_hotkey AND g.period_start = m.period_start",
+        ) == _all(gaia_engine, "SELECT count(*) AS n FROM minertrace.miner_performance_stats")
     with gaia_engine.connect() as conn:
         status = gaia.status(conn)
     assert status.revision == revision and status.separate_schema

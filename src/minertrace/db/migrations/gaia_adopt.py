@@ -5,7 +5,8 @@ adoption creates schema `minertrace` with minertrace's head tables (all but scor
 is read where Gaia keeps it), copies node_table, and imports Gaia's miner_performance_stats
 rows when Gaia still has them: every value of the 19 enhancement columns, miner_uid converted
 under the quarantine rules of revision 0002 (a quarantined row keeps its Gaia `id` as
-legacy_id; a non-canonical uid text such as '07' is kept in the legacy-uid table). Detaching
+legacy_id, an imported row's Gaia `id` is kept by key in miner_performance_stats_gaia_id, and a
+non-canonical uid text such as '07' is kept in the legacy-uid table). Detaching
 (a downgrade) drops the schema and leaves the database as it was, and refuses when the schema
 holds rows found nowhere in Gaia's tables.
 """
@@ -21,6 +22,7 @@ GAIA_MPS = "public.miner_performance_stats"
 NODE_COLUMNS = tuple(c.name for c in tables.node_table.columns)[:12]
 _LEGACY = tables.MPS_LEGACY_COLUMNS
 _KEY = ("miner_uid", "period_start", "period_end", "period_type")
+GAIA_IDS = "miner_performance_stats_gaia_id"
 
 
 class GaiaLayoutError(RuntimeError):
@@ -199,6 +201,17 @@ def adopt(conn: Connection, revision: str | None, kind: str | None) -> dict[str,
         FROM {GAIA_MPS} g JOIN _gaia_triage t ON t.id = g.id AND t.reason IS NULL AND t.rn = 1
         WHERE t.uid_text <> t.uid::integer::text
         """
+    )
+    # Gaia's `id` of every imported row, kept with the row's key (Gaia may drop its table).
+    conn.exec_driver_sql(
+        f"CREATE TABLE {SCHEMA}.{GAIA_IDS} AS SELECT t.uid::integer AS miner_uid, "
+        "g.period_start, g.period_end, g.period_type, g.id AS gaia_id "
+        f"FROM {GAIA_MPS} g JOIN _gaia_triage t ON t.id = g.id AND t.reason IS NULL AND t.rn = 1"
+    )
+    conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.{GAIA_IDS} ADD PRIMARY KEY ({', '.join(_KEY)})")
+    conn.exec_driver_sql(
+        f"COMMENT ON TABLE {SCHEMA}.{GAIA_IDS} IS 'The id each imported miner_performance_stats "
+        "row had in Gaia''s table.'"
     )
     counts = conn.exec_driver_sql(
         "SELECT coalesce(reason, 'uid_collision'), count(*) FROM _gaia_triage "
