@@ -10,7 +10,9 @@ only ever sees its own tables.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
@@ -189,3 +191,50 @@ def status(conn: Connection) -> GaiaStatus:
         is not None
     )
     return GaiaStatus(revision, known, separate, upcoming, in_place=shared and known)
+
+
+# --- score_table layout -----------------------------------------------------------------
+
+_UID_COLUMN = re.compile(r"^uid_(\d+)_score$")
+
+
+class ScoreLayout(str, Enum):
+    """How score_table stores a row's per-UID scores."""
+
+    ARRAY = "array"
+    COLUMNS = "columns"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class ScoreTableShape:
+    """The detected layout and, for the per-UID layout, how many UID columns there are."""
+
+    layout: ScoreLayout
+    n_uids: int = 0
+
+
+def detect_score_layout(conn: Connection) -> ScoreTableShape:
+    """The layout of the `score_table` the connection's search_path resolves to."""
+    names = conn.execute(
+        text(
+            """
+            SELECT a.attname FROM pg_attribute a
+            WHERE a.attrelid = to_regclass(:table) AND a.attnum > 0
+              AND NOT a.attisdropped
+            """
+        ),
+        {"table": "score_table"},
+    ).scalars()
+    columns = set(names)
+    if not columns:
+        return ScoreTableShape(ScoreLayout.MISSING)
+    if "score" in columns:
+        return ScoreTableShape(ScoreLayout.ARRAY)
+    uids = sorted(int(m[1]) for c in columns if (m := _UID_COLUMN.match(c)))
+    if uids and uids == list(range(len(uids))):
+        return ScoreTableShape(ScoreLayout.COLUMNS, len(uids))
+    raise ValueError(
+        "score_table has neither a `score` array nor contiguous uid_<n>_score columns "
+        f"(found {len(uids)} uid columns); cannot read scores"
+    )

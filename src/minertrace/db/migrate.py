@@ -262,20 +262,19 @@ def _gaia_mode(conn: Connection) -> bool:
 def _adopt_gaia(conn: Connection, report: MigrationReport) -> bool:
     """Adopt a Gaia validator database into schema minertrace; False when it is not one."""
     from minertrace.db.migrations import gaia_adopt
-    from minertrace.store.gaia_scores import ScoreLayout, detect
 
     revision = gaia.gaia_revision(conn)
     try:
-        layout = detect(conn).layout
+        layout = gaia.detect_score_layout(conn).layout
     except ValueError as exc:
         raise MigrationError(
             f"refusing to adopt this database: {exc}; nothing was changed"
         ) from None
     kind, _ = gaia_adopt.mps_kind(conn)
-    looks_gaia = layout is ScoreLayout.COLUMNS or kind in ("enhanced_text", "enhanced_integer")
+    looks_gaia = layout is gaia.ScoreLayout.COLUMNS or kind in ("enhanced_text", "enhanced_integer")
     if not gaia.is_known(revision) and not looks_gaia:
         return False
-    if layout is ScoreLayout.MISSING:
+    if layout is gaia.ScoreLayout.MISSING:
         raise MigrationError("refusing to adopt this Gaia database: it has no score_table")
     try:
         kind = gaia_adopt.check_layout(conn, revision, layout.value)
@@ -380,10 +379,8 @@ def check(target: Target) -> list[str]:
         if _gaia_mode(conn):
             # Gaia's score_table is read where Gaia keeps it, in either of its layouts.
             include = _gaia_include_object
-            from minertrace.store.gaia_scores import detect
-
             try:
-                detect(conn)
+                gaia.detect_score_layout(conn)
             except ValueError as exc:
                 diffs.append(str(exc))
         ctx = MigrationContext.configure(

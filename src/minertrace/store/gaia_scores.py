@@ -1,63 +1,35 @@
 """score_table in either of Gaia's layouts: the `score` FLOAT8[] array, or one column per UID.
 
 Gaia's revision `score_table_refactor` replaced the array by `uid_0_score` .. `uid_255_score`.
-The layout is read from the catalog, and `adapt` puts a common table expression named
-`score_table` in front of a query so that it sees `score` as an array either way: the weight
-engine gets the same rows, with the same bad-value rules (NULL and NaN entries are "no entry";
-a row with no entry at all reads as a NULL array, as the array layout stores it).
+The layout is read from the catalog (`detect`, defined in `minertrace.db.gaia` because the
+migrations need it too and `db` may not import `store`), and `adapt` puts a common table
+expression named `score_table` in front of a query so that it sees `score` as an array either
+way: the weight engine gets the same rows, with the same bad-value rules (NULL and NaN entries
+are "no entry"; a row with no entry at all reads as a NULL array, as the array layout stores
+it).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import Enum
 
 from sqlalchemy import Connection, TextClause, text
 
-_UID_COLUMN = re.compile(r"^uid_(\d+)_score$")
+from minertrace.db.gaia import ScoreLayout, ScoreTableShape
+from minertrace.db.gaia import detect_score_layout as detect
 
-
-class ScoreLayout(str, Enum):
-    """How score_table stores a row's per-UID scores."""
-
-    ARRAY = "array"
-    COLUMNS = "columns"
-    MISSING = "missing"
-
-
-@dataclass(frozen=True)
-class ScoreTableShape:
-    """The detected layout and, for the per-UID layout, how many UID columns there are."""
-
-    layout: ScoreLayout
-    n_uids: int = 0
-
-
-def detect(conn: Connection) -> ScoreTableShape:
-    """The layout of the `score_table` the connection's search_path resolves to."""
-    names = conn.execute(
-        text(
-            """
-            SELECT a.attname FROM pg_attribute a
-            WHERE a.attrelid = to_regclass(:table) AND a.attnum > 0
-              AND NOT a.attisdropped
-            """
-        ),
-        {"table": "score_table"},
-    ).scalars()
-    columns = set(names)
-    if not columns:
-        return ScoreTableShape(ScoreLayout.MISSING)
-    if "score" in columns:
-        return ScoreTableShape(ScoreLayout.ARRAY)
-    uids = sorted(int(m[1]) for c in columns if (m := _UID_COLUMN.match(c)))
-    if uids and uids == list(range(len(uids))):
-        return ScoreTableShape(ScoreLayout.COLUMNS, len(uids))
-    raise ValueError(
-        "score_table has neither a `score` array nor contiguous uid_<n>_score columns "
-        f"(found {len(uids)} uid columns); cannot read scores"
-    )
+__all__ = [
+    "ScoreLayout",
+    "ScoreTableShape",
+    "adapt",
+    "adapt_sql",
+    "adapt_upsert",
+    "array_view_sql",
+    "columns_upsert_sql",
+    "detect",
+    "owns_score_table",
+    "score_array_sql",
+]
 
 
 def score_array_sql(n_uids: int) -> str:
