@@ -13,10 +13,13 @@ from sqlalchemy import Engine, create_engine, text
 
 from gaia import layouts, seed
 from gaia.catalog import catalog, content_hashes
-from minertrace.chain.types import SubnetHyperparameters
+from minertrace.chain.types import NeuronInfo, SubnetHyperparameters
 from minertrace.db import gaia, migrate
+from minertrace.stats.refresh import refresh_all
 from minertrace.store import gaia_scores
 from minertrace.store import scores as reads
+from minertrace.store.explain import last_score_entry
+from minertrace.store.nodes import write_metagraph
 from minertrace.store.scores import read_cycle_inputs
 from minertrace.validator.cycle import cycle_inputs
 from minertrace.weights.engine import compute_cycle
@@ -313,3 +316,47 @@ def test_adapt_joins_a_statement_s_own_with_list(gaia_engine: Engine) -> None:
         assert gaia_scores.adapt(conn, unnest).text.startswith("WITH score_table AS")
     assert len(rows) == 6 and all(r.n == layouts.N_UIDS for r in rows)
     assert rows[0].first is None  # uid 0 of final_weather_scores_0 has no entry
+
+
+def _node_sync_stats_explain(engine: Engine) -> tuple[Any, ...]:
+    """A metagraph write with replaced hotkeys, a statistics refresh and an explain read."""
+    neurons = [
+        NeuronInfo(uid, f"hk{uid}" if uid % 5 else f"new{uid}", f"ck{uid}", 1.0, False, True, 0, 0)
+        for uid in range(41)
+    ]
+    now = seed.NOW + timedelta(minutes=1)
+    with engine.begin() as conn:
+        written = write_metagraph(conn, neurons, now)
+    refresh_all(engine, now)
+    with engine.connect() as conn:
+        last = last_score_entry(conn, 3)
+        stats = conn.execute(
+            text(
+                "SELECT miner_uid, period_type, total_tasks_attempted, weather_avg_score, "
+                "overall_avg_score FROM miner_performance_stats ORDER BY 1, 2"
+            )
+        ).all()
+    return written.replacements, stats, last
+
+
+def test_node_sync_statistics_and_explain_agree_on_both_layouts(pg_server: Any) -> None:
+    results = []
+    for revision in ("8d832ba6c04d", "f33d500dc2bc"):
+        url = pg_server.create_database()
+        eng = create_engine(url)
+        gaia.use_search_path(eng)
+        try:
+            _build(eng, revision)
+            migrate.upgrade(eng)
+            with eng.connect() as conn:
+                gaia_scores_before = content_hashes(conn)["public.score_table"]
+            results.append(_node_sync_stats_explain(eng))
+            with eng.connect() as conn:
+                # Gaia's score rows are Gaia's: the hotkey replacements did not rewrite them.
+                assert content_hashes(conn)["public.score_table"] == gaia_scores_before
+        finally:
+            eng.dispose()
+            pg_server.drop_database(eng.url.database)
+    replacements, stats, last = results[0]
+    assert len(replacements) == 9 and stats and last is not None
+    assert results[1] == results[0]
