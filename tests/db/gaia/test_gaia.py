@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from gaia import layouts, seed
-from gaia.catalog import catalog, content_hashes
 from minertrace.chain.types import NeuronInfo, SubnetHyperparameters
 from minertrace.db import gaia, migrate
 from minertrace.stats.refresh import refresh_all
@@ -23,6 +21,8 @@ from minertrace.store.nodes import write_metagraph
 from minertrace.store.scores import read_cycle_inputs
 from minertrace.validator.cycle import cycle_inputs
 from minertrace.weights.engine import compute_cycle
+from tests.helpers.gaia import layouts, seed
+from tests.helpers.gaia.catalog import catalog, content_hashes
 
 MPS_KIND = {
     "7cc0a0cb963c": "original",
@@ -163,6 +163,7 @@ def test_reads_scores_from_either_layout(gaia_engine: Engine, revision: str) -> 
     expected = {tid: s for name, tid, s, _, _ in seed.score_rows() if name == "geomagnetic"}
     assert {r.task_id for r in rows} == set(expected)
     for row in rows:
+        assert row.task_id is not None
         want = expected[row.task_id]
         if want is None:
             assert row.score.size == 0

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from gaia import layouts, seed
-from gaia.catalog import catalog, content_hashes
 from minertrace.db import migrate
 from minertrace.db.migrations.schema_0001 import metadata as legacy_metadata
+from tests.helpers.gaia import layouts, seed
+from tests.helpers.gaia.catalog import catalog, content_hashes
 
 
 @pytest.fixture

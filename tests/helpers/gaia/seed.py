@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection, text
 
-from gaia.layouts import N_UIDS
+from tests.helpers.gaia.layouts import N_UIDS
 
-NOW = datetime(2025, 8, 20, 12, tzinfo=UTC)
+NOW = datetime(2025, 8, 20, 12, tzinfo=timezone.utc)
 TEXT_UIDS = ["07", "7", "007", "", " 5", "-1", "4294967296", "3", "12", "0012"]
 
 
