@@ -34,6 +34,7 @@ from sqlalchemy import (
 
 from minertrace.chain.types import NeuronInfo
 from minertrace.db.tables import node_table
+from minertrace.store import gaia_scores
 from minertrace.store._bind import transaction
 
 ACTIVE_VALIDATOR_WINDOW_BLOCKS = 500
@@ -225,7 +226,8 @@ def write_metagraph(
                 _DELETE_STATS,
                 {"uids": changed_uids, "hotkeys": [c.new_hotkey for c in changed]},
             ).rowcount
-            voided = conn.execute(_VOID_SCORES, {"uids": changed_uids}).rowcount
+            if gaia_scores.owns_score_table(conn):  # never rewrite Gaia's score rows
+                voided = conn.execute(_VOID_SCORES, {"uids": changed_uids}).rowcount
         if removed:
             conn.execute(_DELETE_NODES, {"uids": removed})
         upserted = conn.execute(_UPSERT_NODES, columns).all()

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, text
 
+from minertrace.store import gaia_scores
 from minertrace.store._bind import transaction
 from minertrace.store.nodes import (
     ACTIVE_VALIDATOR_WINDOW_BLOCKS,
@@ -161,6 +162,7 @@ _SOIL = text(
 
 
 def _records(conn: Connection, query: Any, since: datetime, limit: int | None) -> list[ScoreRecord]:
+    query = gaia_scores.adapt(conn, query)
     rows = conn.execute(query, {**_TASK_PARAMS, "since": since, "limit": limit}).all()
     # NULL array elements become NaN: both mean "no entry" to the weight engine.
     return [
