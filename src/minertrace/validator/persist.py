@@ -29,8 +29,9 @@ from sqlalchemy import Connection, Engine, text
 
 from minertrace.stats.periods import Period, current_periods, period_params
 from minertrace.validator._bind import transaction
+from minertrace.validator.replay_inputs import inputs_json
 from minertrace.validator.submit import ON_CHAIN_STATUSES, SubmissionState
-from minertrace.weights import TASKS, CycleTrace, NodeList
+from minertrace.weights import TASKS, CycleInputs, CycleTrace, NodeList
 
 _SHORT = {"weather": "w", "geomagnetic": "g", "soil": "s"}
 
@@ -143,6 +144,7 @@ def build_record(
     computed_block: int | None,
     detailed: bool = True,
     realtime: bool = True,
+    inputs: CycleInputs | None = None,
 ) -> TraceRecord:
     """The statement parameters of `trace` (see the module doc for what is stored)."""
     hot = _hotkeys_per_uid(nodes, trace.n_uids)
@@ -165,6 +167,7 @@ def build_record(
         "submitted_uids": trace.submitted_uids.tolist() if produced else None,
         "submitted_weights": trace.submitted_weights.tolist() if produced else None,
         "submitted_u16": trace.submitted_u16.tolist() if produced else None,
+        "inputs": inputs_json(inputs) if inputs is not None else None,
     }
     expected = dict(zip(trace.emit_uids.tolist(), trace.emit_u16.tolist(), strict=True))
     return TraceRecord(
@@ -187,7 +190,7 @@ _INSERT_SUBMISSION = text(
         scalars, data_quality, stages, weights_produced, no_weights_reason, rank_based_fallback,
         final_weights, submitted_uids, submitted_weights, submitted_u16,
         status, error, attempts, block_number, block_hash, reveal_epoch, reveal_block,
-        verified_at, verification, trace_overhead_s)
+        verified_at, verification, trace_overhead_s, inputs)
     VALUES (
         :validator_hotkey, :netuid, :computed_at, :computed_block, :n_uids,
         CAST(:config AS jsonb), CAST(:score_rows AS jsonb), CAST(:scalars AS jsonb),
@@ -196,7 +199,8 @@ _INSERT_SUBMISSION = text(
         CAST(:submitted_uids AS integer[]), CAST(:submitted_weights AS double precision[]),
         CAST(:submitted_u16 AS integer[]),
         :status, :error, CAST(:attempts AS jsonb), :block_number, :block_hash, :reveal_epoch,
-        :reveal_block, :verified_at, CAST(:verification AS jsonb), :trace_overhead_s)
+        :reveal_block, :verified_at, CAST(:verification AS jsonb), :trace_overhead_s,
+        CAST(:inputs AS jsonb))
     RETURNING id
     """
 )
