@@ -165,6 +165,24 @@ def cycle_stages(
     return {r.name: r.vector for r in rows} or None
 
 
+_STAGE_MAX = text(
+    """
+    WITH w AS MATERIALIZED (SELECT stages FROM weight_submissions WHERE id = :id)
+    SELECT s.key AS name, max(CAST(e.value #>> '{}' AS double precision)) AS top
+      FROM w, jsonb_each(w.stages) AS s, jsonb_array_elements(s.value) AS e
+     WHERE s.key = ANY(CAST(:names AS text[])) AND jsonb_typeof(s.value) = 'array'
+       AND jsonb_typeof(e.value) = 'number'
+     GROUP BY s.key
+    """
+)
+
+
+def stage_maxima(conn: Connection, cycle_id: int, names: list[str]) -> dict[str, float]:
+    """The largest value of each named stage vector of a cycle (absent when all null)."""
+    rows = conn.execute(_STAGE_MAX, {"id": cycle_id, "names": names}).all()
+    return {r.name: float(r.top) for r in rows if r.top is not None}
+
+
 @dataclass(frozen=True)
 class MinerRow:
     """A UID in the latest cycle (of one validator, or of any)."""
@@ -512,5 +530,6 @@ __all__ = [
     "miner_history",
     "replay_source",
     "score_rows_by_key",
+    "stage_maxima",
     "uid_known",
 ]

@@ -1,0 +1,42 @@
+"""The web app's database access: a read-only engine and one connection per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL
+
+POOL_SIZE = 5
+MAX_OVERFLOW = 10
+
+
+def _read_only_session(dbapi_connection: Any, _record: Any) -> None:
+    # Every transaction of the session is read only, whatever a route would try.
+    with dbapi_connection.cursor() as cur:
+        cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    dbapi_connection.commit()
+
+
+def make_read_only(engine: Engine) -> Engine:
+    """Make every new connection of `engine` read only (call before its first connection)."""
+    event.listen(engine, "connect", _read_only_session)
+    return engine
+
+
+def read_only_engine(url: str | URL) -> Engine:
+    """A pooled engine whose sessions run with `default_transaction_read_only` on."""
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_pre_ping=True)
+    return make_read_only(engine)
+
+
+def connection(request: Request) -> Iterator[Connection]:
+    """FastAPI dependency: a connection in one (read-only) transaction for the request."""
+    engine: Engine = request.app.state.engine
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+__all__ = ["connection", "make_read_only", "read_only_engine"]

@@ -1,0 +1,46 @@
+"""Web fixtures: one recorded subnet per module (the API only reads), a client on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine
+from web_subnet import Recorded, record_subnet
+
+from minertrace.db.urls import sync_url
+from minertrace.web import create_app, read_only_engine
+
+
+@dataclass
+class RecordedDb:
+    url: str
+    rec: Recorded
+
+
+@pytest.fixture(scope="module")
+def recorded_db(pg_server: object) -> Iterator[RecordedDb]:
+    """A migrated database holding `record_subnet`'s cycles, shared by a module's tests."""
+    server = pg_server
+    url = server.create_database(template=server.migrated_template())  # type: ignore[attr-defined]
+    writer: Engine = create_engine(sync_url(url))
+    try:
+        rec = asyncio.run(record_subnet(writer, cycles=4, fail_cycle=2))
+        yield RecordedDb(url, rec)
+    finally:
+        writer.dispose()
+        server.drop_database(sync_url(url).database)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def client(recorded_db: RecordedDb) -> Iterator[TestClient]:
+    """A TestClient on the app over a read-only engine of the recorded database."""
+    engine = read_only_engine(sync_url(recorded_db.url))
+    try:
+        with TestClient(create_app(engine)) as c:
+            yield c
+    finally:
+        engine.dispose()
