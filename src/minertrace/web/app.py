@@ -77,6 +77,7 @@ def _install_handlers(app: FastAPI) -> None:
 def _reference(app: FastAPI) -> list[dict[str, Any]]:
     """The OpenAPI document as rows for the reference page."""
     spec = app.openapi()
+    components = spec.get("components", {}).get("schemas", {})
     out = []
     for path, methods in spec.get("paths", {}).items():
         for method, op in methods.items():
@@ -93,7 +94,7 @@ def _reference(app: FastAPI) -> list[dict[str, Any]]:
                             "required": p.get("required", False),
                             "description": p.get("description")
                             or p.get("schema", {}).get("description", ""),
-                            "schema": _schema_text(p.get("schema", {})),
+                            "schema": _schema_text(p.get("schema", {}), components),
                         }
                         for p in op.get("parameters", [])
                     ],
@@ -103,14 +104,14 @@ def _reference(app: FastAPI) -> list[dict[str, Any]]:
     return out
 
 
-def _schema_text(schema: dict[str, Any]) -> str:
+def _schema_text(schema: dict[str, Any], components: dict[str, Any]) -> str:
     if "anyOf" in schema:
-        return " | ".join(_schema_text(s) for s in schema["anyOf"])
+        return " | ".join(_schema_text(s, components) for s in schema["anyOf"])
     if "$ref" in schema:
-        return str(schema["$ref"]).rsplit("/", 1)[-1]
-    kind = str(schema.get("type", "any"))
+        return _schema_text(components.get(str(schema["$ref"]).rsplit("/", 1)[-1], {}), components)
+    kind = str(schema.get("format") or schema.get("type", "any"))
     if kind == "array":
-        kind = f"array of {_schema_text(schema.get('items', {}))}"
+        kind = f"array of {_schema_text(schema.get('items', {}), components)}"
     limits = [f"{k} {schema[k]}" for k in ("minimum", "maximum", "maxLength") if k in schema]
     if "enum" in schema:
         limits.append("one of " + ", ".join(map(str, schema["enum"])))

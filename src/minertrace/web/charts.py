@@ -103,15 +103,16 @@ def coldkey_cuts(miners: Sequence[MinerRow]) -> list[ColdkeyCut]:
 
 def waterfall(values: dict[str, Any], maxima: dict[str, float]) -> str:
     """The miner's stages as bars, each relative to the cycle's largest value of that stage."""
-    items = []
+    items, notes = [], []
     for name, label in WATERFALL:
         value = values.get(name)
         if value is None:
             continue
         top = maxima.get(name) or 0.0
         share = float(value) / top if top > 0 else 0.0
-        items.append((f"{label} = {float(value):.4g}", share, SERIES_COLORS[0]))
-    return hbars(items, "stages relative to the cycle's best", value_fmt="{:.0%} of best")
+        items.append((label, share, SERIES_COLORS[0]))
+        notes.append(f"{float(value):.4g} ({share:.0%} of best)")
+    return hbars(items, "stages relative to the cycle's best", left=190, notes=notes)
 
 
 def history(rows: Sequence[PeriodRow]) -> dict[str, list[tuple[str, str]]]:

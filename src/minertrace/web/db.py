@@ -28,7 +28,9 @@ def make_read_only(engine: Engine) -> Engine:
 
 def read_only_engine(url: str | URL) -> Engine:
     """A pooled engine whose sessions run with `default_transaction_read_only` on."""
-    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_pre_ping=True)
+    # No pre-ping: it would cost a round trip per request; a connection the server dropped
+    # fails one request with a 503 and is then replaced by the pool.
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_recycle=3600)
     return make_read_only(engine)
 
 

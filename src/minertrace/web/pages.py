@@ -23,6 +23,19 @@ from minertrace.web.svg import PATHWAY_COLORS, STATUS_COLORS
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["num"] = lambda v, spec=".5f": "-" if v is None else format(v, spec)
+
+
+def _stage_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return format(value, ".6g")
+    return str(value)
+
+
+TEMPLATES.env.filters["stage"] = _stage_value
 TEMPLATES.env.globals.update(status_colors=STATUS_COLORS, pathway_colors=PATHWAY_COLORS)
 
 router = APIRouter(include_in_schema=False)
@@ -59,7 +72,10 @@ def overview(request: Request, conn: Conn, validator: ValidatorQuery = None) -> 
     """Subnet overview: latest cycle, timeline, weight against incentive, pathways, coldkeys."""
     latest = views.get_cycle(conn, None)
     miners = views.list_miners(conn, validator=validator)
-    scored = [m for m in miners if not m.validator_permit]
+    scored = sorted(
+        (m for m in miners if not m.validator_permit),
+        key=lambda m: -(m.submitted_weight or 0.0),
+    )
     return render(
         request,
         "overview.html",

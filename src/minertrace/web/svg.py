@@ -75,11 +75,13 @@ def _empty(label: str, h: int = 80) -> str:
     )
 
 
-def _y_axis(lo: float, hi: float, h: int, invert: bool) -> tuple[str, float, float]:
+def _y_axis(
+    lo: float, hi: float, h: int, invert: bool, top: int = PAD_T
+) -> tuple[str, float, float]:
     if hi <= lo:
         hi = lo + (abs(lo) or 1.0)
     parts = []
-    top, bottom = PAD_T, h - PAD_B
+    bottom = h - PAD_B
     for k in range(5):
         v = lo + (hi - lo) * k / 4
         frac = k / 4
@@ -102,15 +104,16 @@ def line_chart(
 ) -> str:
     """Lines over time; `invert` puts small values on top (ranks)."""
     xs = [x for s in series for x, y in zip(s.xs, s.ys, strict=True) if _ok(y)]
+    top_pad = PAD_T + (16 if len(series) > 1 else 0)
     ys = [float(y) for s in series for y in s.ys if y is not None and _ok(y)]
     if not xs:
         return _empty(label)
     lo = y_min if y_min is not None else min(0.0, min(ys))
     hi = y_max if y_max is not None else max(ys)
-    axis, lo, hi = _y_axis(lo, hi, h, invert)
+    axis, lo, hi = _y_axis(lo, hi, h, invert, top_pad)
     t0, t1 = min(xs).timestamp(), max(xs).timestamp()
     span = (t1 - t0) or 1.0
-    top, bottom = PAD_T, h - PAD_B
+    top, bottom = top_pad, h - PAD_B
 
     def px(x: datetime) -> float:
         return PAD_L + (x.timestamp() - t0) / span * (W - PAD_L - PAD_R)
@@ -144,7 +147,7 @@ def line_chart(
         f"{escape(max(xs).strftime('%Y-%m-%d'))}</text>"
     )
     if len(series) > 1:
-        body.append(_legend([(s.label, s.color) for s in series], W - PAD_R, PAD_T + 2))
+        body.append(_legend([(s.label, s.color) for s in series], W - PAD_R, 2))
     return _svg("".join(body), label, h=h)
 
 
@@ -169,9 +172,9 @@ def stacked_bars(
     h = H
     top, bottom = PAD_T + 16, h - PAD_B
     most = max(sum(c.values()) for _, c in buckets) or 1
-    axis, _, _ = _y_axis(0, float(most), h, False)
+    axis, _, _ = _y_axis(0, float(most), h, False, top)
     slot = (W - PAD_L - PAD_R) / len(buckets)
-    bw = max(2.0, slot * 0.8)
+    bw = min(48.0, max(2.0, slot * 0.8))
     body = [axis]
     for i, (name, counts) in enumerate(buckets):
         x = PAD_L + i * slot + (slot - bw) / 2
@@ -239,19 +242,29 @@ def scatter(points: Sequence[Point], label: str, x_label: str, y_label: str) -> 
     return _svg("".join(body), label, h=h)
 
 
-def hbars(items: Sequence[tuple[str, float, str]], label: str, *, value_fmt: str = "{:g}") -> str:
-    """Horizontal bars: (label, value, color), lengths relative to the largest value."""
+def hbars(
+    items: Sequence[tuple[str, float, str]],
+    label: str,
+    *,
+    value_fmt: str = "{:g}",
+    left: int = 170,
+    notes: Sequence[str] | None = None,
+) -> str:
+    """Horizontal bars: (label, value, color), lengths relative to the largest value.
+
+    The text after a bar is `value_fmt` of its value, or `notes[i]` when notes are given.
+    """
     if not items:
         return _empty(label)
     row = 26
     h = PAD_T + row * len(items) + 6
     most = max((v for _, v, _ in items if _ok(v)), default=0.0) or 1.0
-    left, right = 170, W - 90
+    right = W - 150
     body = []
     for i, (name, value, color) in enumerate(items):
         y = PAD_T + i * row
         width = max(0.0, value / most * (right - left)) if _ok(value) else 0.0
-        shown = value_fmt.format(value) if _ok(value) else "-"
+        shown = notes[i] if notes is not None else (value_fmt.format(value) if _ok(value) else "-")
         body.append(
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" class="label">{escape(name)}'
             f'</text><rect x="{left}" y="{y + 3}" width="{width:.1f}" height="16" fill="{color}"/>'
