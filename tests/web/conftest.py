@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
-from web_subnet import Recorded, record_subnet
+from web_subnet import RecordedDb, record_subnet
 
 from minertrace.db.urls import sync_url
 from minertrace.web import create_app, read_only_engine
-
-
-@dataclass
-class RecordedDb:
-    url: str
-    rec: Recorded
 
 
 @pytest.fixture(scope="module")

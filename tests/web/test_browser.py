@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 import uvicorn
+from web_subnet import RecordedDb
 
-from conftest import RecordedDb
 from minertrace.db.urls import sync_url
 from minertrace.web import create_app, read_only_engine
 
@@ -139,6 +139,8 @@ def test_pages_load_and_charts_draw(
 
 def test_search_finds_uid_and_hotkey(driver: Any, base_url: str, recorded_db: RecordedDb) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     uid = recorded_db.rec.miners[5]
     for term in (str(uid), f"miner-{5}"):
@@ -146,7 +148,7 @@ def test_search_finds_uid_and_hotkey(driver: Any, base_url: str, recorded_db: Re
         box = driver.find_element(By.ID, "search")
         box.send_keys(term)
         box.submit()
-        assert driver.current_url == f"{base_url}/miners/{uid}"
+        WebDriverWait(driver, 10).until(expected_conditions.url_to_be(f"{base_url}/miners/{uid}"))
         assert driver.find_element(By.ID, "hotkey").text == "miner-5"
         assert not _console_errors(driver)
 

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from web_subnet import RecordedDb
 
-from conftest import RecordedDb
 from minertrace.db.urls import sync_url
 from minertrace.web import create_app, read_only_engine
 

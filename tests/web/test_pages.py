@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-
-from conftest import RecordedDb
+from web_subnet import RecordedDb
 
 
 def _svgs(html: str) -> list[str]:

@@ -52,6 +52,14 @@ def _scores(rng: np.random.Generator, n: int, miners: list[int], spread: float) 
     return out.tolist()
 
 
+@dataclass
+class RecordedDb:
+    """A database holding a recorded subnet (the web fixtures share one per module)."""
+
+    url: str
+    rec: Recorded
+
+
 async def record_subnet(engine: Engine, *, cycles: int = 4, fail_cycle: int | None = 2) -> Recorded:
     """Record `cycles` hourly cycles (cycle `fail_cycle`, 0-based, fails on chain)."""
     hp = SubnetHyperparameters(tempo=20, weights_rate_limit=5, activity_cutoff=5000)
