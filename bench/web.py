@@ -1,30 +1,50 @@
 """Web latency: p95 of /api/v1/miners/{uid} and of the miner page, next to trivial routes.
 
-256 UIDs with 30 days of hourly cycles (bench/web_data.py), served by uvicorn on a local port
-over a read-only engine, requested with one keep-alive HTTP client. Goals: miners/{uid}
-p95 <= 20 ms, miner page p95 <= 100 ms. Prints a table, or JSON with --json.
+256 UIDs with 30 days of hourly cycles (bench/web_data.py), served by uvicorn in its own
+process on a local port over a read-only engine, requested with one keep-alive HTTP client.
+Goals: miners/{uid} p95 <= 20 ms, miner page p95 <= 100 ms. Prints a table, or JSON with --json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import socket
-import threading
+import subprocess
+import sys
 import time
 
 import httpx
 import numpy as np
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from benchdb import bench_engine
-from minertrace.web import create_app, read_only_engine
 from web_data import populate
 
 GOALS_MS = {"api miners/{uid}": 20.0, "miner page": 100.0}
+
+# The server runs in its own process, as `minertrace serve` does: in the client's process the
+# two would take turns on one interpreter lock and every figure would include the client.
+SERVER = """
+import os, uvicorn
+from minertrace.web import create_app, read_only_engine
+app = create_app(read_only_engine(os.environ["BENCH_DB_URL"]))
+uvicorn.run(app, host="127.0.0.1", port=int(os.environ["BENCH_PORT"]), log_level="warning")
+"""
+
+
+def _wait_for(base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            httpx.get(base + "/favicon.ico", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("the web server did not start")
 
 
 def _free_port() -> int:
@@ -65,16 +85,15 @@ def main() -> None:
         t0 = time.perf_counter()
         pop = populate(engine, n_uids=args.uids, days=args.days)
         fill_s = time.perf_counter() - t0
-        ro = read_only_engine(engine.url)
         port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(ro), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
+        env = {
+            **os.environ,
+            "BENCH_DB_URL": engine.url.render_as_string(hide_password=False),
+            "BENCH_PORT": str(port),
+        }
+        server = subprocess.Popen([sys.executable, "-c", SERVER], env=env)
         base = f"http://127.0.0.1:{port}"
+        _wait_for(base, server)
         miners = list(range(4, args.uids))
         rng = np.random.default_rng(1)
         pick = rng.choice(miners, size=min(100, len(miners)), replace=False).tolist()
@@ -87,9 +106,8 @@ def main() -> None:
         try:
             results = {name: measure(base, paths, args.repeat) for name, paths in routes.items()}
         finally:
-            server.should_exit = True
-            thread.join(10)
-            ro.dispose()
+            server.terminate()
+            server.wait(20)
     report = {
         "uids": pop.n_uids,
         "days": pop.days,
