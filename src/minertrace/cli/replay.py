@@ -7,6 +7,7 @@ import sys
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -110,9 +111,15 @@ def print_report(report: ReplayReport, limit: int) -> None:
     )
     if not diff.changes:
         return
-    table = Table(title=f"largest moves (of {len(diff.changes)})")
+    table = Table(title=f"largest moves (of {len(diff.changes)})", box=box.SIMPLE)
     for name in ("UID", "hotkey", "pathway", "final", "submitted", "Δ submitted", "rank"):
-        table.add_column(name, justify="left" if name in ("hotkey", "pathway") else "right")
+        left = name in ("hotkey", "pathway")
+        table.add_column(
+            name,
+            justify="left" if left else "right",
+            no_wrap=not left,
+            min_width=10 if name == "pathway" else None,
+        )
     ordered = sorted(diff.changes, key=lambda c: -abs(c.delta))[:limit]
     for c in ordered:
         table.add_row(*_row(c))
@@ -128,10 +135,10 @@ def _row(c: UidChange) -> list[str]:
         str(c.uid),
         escape(c.hotkey or "-"),
         path,
-        f"{c.final_before:.5f} → {c.final_after:.5f}",
-        f"{c.submitted_before:.5f} → {c.submitted_after:.5f}",
+        f"{c.final_before:.4f}→{c.final_after:.4f}",
+        f"{c.submitted_before:.4f}→{c.submitted_after:.4f}",
         f"[{color}]{c.delta:+.5f}[/{color}]",
-        f"{c.rank_before or '-'} → {c.rank_after or '-'}",
+        f"{c.rank_before or '-'}→{c.rank_after or '-'}",
     ]
 
 
