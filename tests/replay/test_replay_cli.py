@@ -102,3 +102,19 @@ async def test_unknown_and_refused_cycles(
 def test_replay_on_an_empty_database(app: typer.Typer, db_url: str) -> None:
     code, _, err = _run(app, db_url, "1")
     assert code == 1 and "no minertrace tables" in err
+
+
+def test_demo_flag_reads_the_demo_schema(app: typer.Typer, migrated_db_url: str) -> None:
+    from minertrace.config import load_settings
+    from minertrace.validator.demo import open_demo_database, reset_demo_schema
+
+    code, _, err = _run(app, migrated_db_url, "1", "--demo")
+    assert code == 1 and "run `minertrace demo` first" in err
+    db = open_demo_database(load_settings(database_url=migrated_db_url))
+    try:
+        reset_demo_schema(db)
+    finally:
+        db.close()
+    # The default schema holds no cycle either way; the demo schema is the one read.
+    code, _, err = _run(app, migrated_db_url, "1", "--demo")
+    assert code == 2 and "cycle 1 does not exist" in err

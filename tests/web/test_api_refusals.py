@@ -29,3 +29,18 @@ async def test_replay_refused_and_missing_stages(engine: Engine, migrated_db_url
             assert page.status_code == 409 and "soil_0" in page.text
     finally:
         ro.dispose()
+
+
+async def test_unreadable_stored_inputs_are_a_409(engine: Engine, migrated_db_url: str) -> None:
+    rec = await record_subnet(engine, cycles=1, fail_cycle=None)
+    (cycle_id,) = rec.cycle_ids
+    with engine.begin() as conn:
+        conn.execute(text("""UPDATE weight_submissions SET inputs = '{"version": 99}'"""))
+    ro = read_only_engine(sync_url(migrated_db_url))
+    try:
+        with TestClient(create_app(ro)) as client:
+            r = client.get(f"/api/v1/cycles/{cycle_id}/replay")
+            assert r.status_code == 409
+            assert "unsupported replay inputs version 99" in r.json()["detail"]
+    finally:
+        ro.dispose()

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, text
 from minertrace import __version__
 from minertrace.explain import UnknownUidError, explain
 from minertrace.store import views
-from minertrace.validator.replay import CycleNotFoundError, MissingInputsError, replay_cycle
+from minertrace.validator.replay import CycleNotFoundError, ReplayError, replay_cycle
 from minertrace.validator.replay_overrides import OverrideError, parse_assignments
 from minertrace.vocabulary import PeriodType, SubmissionStatus
 from minertrace.web import models as m
@@ -125,8 +125,8 @@ def replay(
 ) -> dict[str, Any]:
     """What-if replay: recompute the cycle from its stored inputs (with overrides, a diff).
 
-    409 when the cycle cannot be replayed (score rows removed by retention, or recorded
-    before replay inputs were stored).
+    409 when the cycle cannot be replayed (score rows removed by retention, recorded before
+    replay inputs were stored, or stored data this version cannot read).
     """
     try:
         typed = parse_assignments(overrides)
@@ -135,7 +135,7 @@ def replay(
         raise HTTPException(status_code=422, detail=str(exc)) from None
     except CycleNotFoundError as exc:
         raise not_found(str(exc)) from None
-    except MissingInputsError as exc:
+    except ReplayError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from minertrace.explain import UnknownUidError, explain
 from minertrace.store import views
-from minertrace.validator.replay import ReplayError, replay_cycle
+from minertrace.validator.replay import CycleNotFoundError, ReplayError, replay_cycle
 from minertrace.validator.replay_overrides import OverrideError, field_names, parse_assignments
 from minertrace.vocabulary import SubmissionStatus
 from minertrace.web import charts
@@ -185,9 +185,10 @@ def replay_page(
         report = replay_cycle(request.app.state.engine, cycle_id, parse_assignments(pairs))
     except OverrideError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
+    except CycleNotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
     except ReplayError as exc:
-        code = 404 if "does not exist" in str(exc) else 409
-        raise HTTPException(status_code=code, detail=str(exc)) from None
+        raise HTTPException(status_code=409, detail=str(exc)) from None
     return render(
         request, "replay.html", r=report, cycle_id=cycle_id, pairs=pairs, fields=field_names()
     )
