@@ -132,6 +132,7 @@ def test_replay_route(client: TestClient, recorded_db: RecordedDb) -> None:
         ("/api/v1/cycles/999999/stages", 404, "cycle 999999 does not exist"),
         ("/api/v1/cycles/999999/replay", 404, "cycle 999999 does not exist"),
         ("/api/v1/miners/4000", 404, "UID 4000 is unknown"),
+        ("/api/v1/miners/2?cycle_id=999999", 404, "cycle 999999 does not exist"),
         ("/api/v1/miners/4000/history", 404, "UID 4000 is unknown"),
         ("/api/v1/hotkeys/nobody", 404, "hotkey nobody"),
         ("/api/v1/cycles/0", 422, "cycle_id"),

@@ -161,6 +161,9 @@ def miner(
     cycle_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> JSONResponse:
     """Why the UID has its weight: the model of `minertrace explain --json`."""
+    if cycle_id is not None:
+        with request.app.state.engine.connect() as conn:
+            _cycle_or_404(conn, cycle_id)
     try:
         exp = explain(
             request.app.state.engine, uid, validator_hotkey=validator_hotkey, cycle_id=cycle_id
