@@ -1,4 +1,4 @@
-"""Web fixtures: one recorded subnet per module (the API only reads), a client on it."""
+"""Web fixtures: one recorded subnet per session (the app only reads it), a client on it."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from minertrace.db.urls import sync_url
 from minertrace.web import create_app, read_only_engine
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def recorded_db(pg_server: object) -> Iterator[RecordedDb]:
-    """A migrated database holding `record_subnet`'s cycles, shared by a module's tests."""
+    """A migrated database holding `record_subnet`'s cycles, shared by the web tests."""
     server = pg_server
     url = server.create_database(template=server.migrated_template())  # type: ignore[attr-defined]
     writer: Engine = create_engine(sync_url(url))
@@ -28,7 +28,7 @@ def recorded_db(pg_server: object) -> Iterator[RecordedDb]:
         server.drop_database(sync_url(url).database)  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client(recorded_db: RecordedDb) -> Iterator[TestClient]:
     """A TestClient on the app over a read-only engine of the recorded database."""
     engine = read_only_engine(sync_url(recorded_db.url))
