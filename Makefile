@@ -20,9 +20,12 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# ruff (lint and format) on everything; mypy --strict on the package, plain mypy on the tests.
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy tests
 
 bench: install
 	$(BIN)/python bench/weights.py

@@ -16,8 +16,10 @@ import numpy as np
 import sqlalchemy as sa
 
 from minertrace.db.migrate import upgrade
-from minertrace.validator.persist import build_record, insert_submission
+from minertrace.store import Attempt, Verification, insert_submission
+from minertrace.validator.persist import build_record
 from minertrace.validator.submit import SubmissionState
+from minertrace.vocabulary import SubmissionStatus
 from minertrace.weights import CycleInputs, ScoreRow, WeightConfig, compute_cycle
 
 START = datetime(2026, 10, 1, tzinfo=timezone.utc)
@@ -177,14 +179,14 @@ def populate(engine: sa.Engine, *, n_uids: int = 256, days: int = 30, seed: int 
                 inputs=inputs,
             )
             state = SubmissionState(
-                status="verified",
+                status=SubmissionStatus.VERIFIED,
                 block_number=hour * 300 + 1,
                 block_hash=f"0x{hour:064x}",
                 verified_at=now + timedelta(seconds=30),
-                verification={"match": True, "differing_uids": []},
-                attempts=[{"at": now.isoformat(), "block": hour * 300, "status": "included"}],
+                verification=Verification(match=True, checked_block=hour * 300 + 2),
+                attempts=[Attempt(1, now.isoformat(), "included", block=hour * 300 + 1)],
             )
-            insert_submission(conn, record, state)
+            insert_submission(conn, record, state.outcome())
         conn.execute(_COPY_DAYS, {"days": days})
         written = conn.execute(
             _PERIODS, {"start": START, "days": days, "n": n_uids, "validator": VALIDATOR}

@@ -8,7 +8,6 @@ Contract relied on by every test package:
 - `migrated_db_url`: URL string of a fresh database at the head revision (a copy of a
   template migrated once per session).
 - `engine`: sync Engine on a fresh migrated database (disposed after the test).
-- `async_engine`: AsyncEngine on a fresh migrated database (disposed after the test).
 Every database made for a test is dropped after it.
 """
 
@@ -17,16 +16,15 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from minertrace.db.embedded import EmbeddedServer
-from minertrace.db.urls import async_url, sync_url
+from minertrace.db.urls import sync_url
 
 
 class PgServer:
@@ -124,13 +122,3 @@ def engine(migrated_db_url: str) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
-
-
-@pytest.fixture
-async def async_engine(migrated_db_url: str) -> AsyncIterator[AsyncEngine]:
-    """Async engine on a fresh migrated database."""
-    eng = create_async_engine(async_url(migrated_db_url))
-    try:
-        yield eng
-    finally:
-        await eng.dispose()

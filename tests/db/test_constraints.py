@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.exc import IntegrityError
 
+from minertrace.db import tables
 from minertrace.db.tables import miner_performance_stats as mps
 from minertrace.db.tables import weight_submissions
+from minertrace.vocabulary import Pathway, PeriodType, SubmissionStatus
 
 GOOD: dict[str, Any] = {
     "miner_uid": 1,
@@ -94,3 +97,38 @@ def test_weight_submission_status_is_checked(engine: Engine) -> None:
         engine.begin() as conn,
     ):
         conn.execute(insert(weight_submissions).values(**row, status="lost"))
+
+
+_CHECKS = text(
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE contype = 'c' AND connamespace = 'public'::regnamespace ORDER BY 1, 2"
+)
+
+
+def test_checks_built_from_the_vocabulary_are_the_migrations_checks(
+    engine: Engine, db_url: str
+) -> None:
+    fresh = create_engine(db_url)
+    try:
+        tables.metadata.create_all(fresh)
+        with fresh.connect() as conn:
+            from_metadata = conn.execute(_CHECKS).all()
+    finally:
+        fresh.dispose()
+    with engine.connect() as conn:
+        migrated = conn.execute(_CHECKS).all()
+    assert from_metadata == migrated
+    defs = {name: definition for _, name, definition in migrated}
+    for status in SubmissionStatus:
+        assert f"'{status.value}'" in defs["ck_weight_submissions_status"]
+    for pathway in Pathway:
+        assert f"'{pathway.value}'" in defs["ck_miner_performance_stats_scoring_pathway"]
+    for period in PeriodType:
+        assert f"'{period.value}'" in defs["ck_miner_performance_stats_period_type"]
+
+
+def test_the_snapshots_stay_frozen() -> None:
+    # Revisions must not change when the vocabulary grows: their schemas spell every value.
+    for snapshot in ("schema_0001.py", "schema_0002.py"):
+        source = (Path(tables.__file__).parent / "migrations" / snapshot).read_text()
+        assert "vocabulary" not in source, snapshot

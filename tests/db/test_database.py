@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from minertrace.config import load_settings
 from minertrace.db import Database, DatabaseUnavailableError, redact_url
 from minertrace.db.embedded import EmbeddedServer
 from minertrace.db.urls import InvalidDatabaseURLError, parse_url, scrub
@@ -57,7 +55,7 @@ def _full_error_text(exc: BaseException) -> str:
 def test_down_server_error_has_no_password() -> None:
     url = f"postgresql://alice:{SECRET}@127.0.0.1:1/mt?connect_timeout=2"
     with pytest.raises(DatabaseUnavailableError) as excinfo:
-        Database.from_url(url)
+        Database.open(url)
     assert SECRET not in _full_error_text(excinfo.value)
     assert "alice:***@127.0.0.1:1" in str(excinfo.value)
 
@@ -73,13 +71,13 @@ def test_wrong_password_error_has_no_password(tmp_path: Path) -> None:
             conn.execute(text("SELECT pg_reload_conf()"))
         admin.dispose()
         good = server.url("postgres").set(username="pwuser", password="the-right-one")
-        with Database.from_url(good) as db:
+        with Database.open(good) as db:
             assert db.ping().startswith("PostgreSQL")
             assert "the-right-one" not in db.display_url
             assert "the-right-one" not in repr(db)
         bad = good.set(password=SECRET)
         with pytest.raises(DatabaseUnavailableError) as excinfo:
-            Database.from_url(bad)
+            Database.open(bad)
         text_of_error = _full_error_text(excinfo.value)
         assert "password authentication failed" in text_of_error
         assert SECRET not in text_of_error
@@ -87,27 +85,22 @@ def test_wrong_password_error_has_no_password(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_open_from_settings_url(migrated_db_url: str) -> None:
-    settings = load_settings(database_url=migrated_db_url)
-    with Database.open(settings) as db:
+def test_open_a_url(migrated_db_url: str, tmp_path: Path) -> None:
+    with Database.open(migrated_db_url, tmp_path) as db:
         assert db.embedded is None
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM node_table")).scalar() == 0
         assert db.display_url == redact_url(migrated_db_url)
+    assert not (tmp_path / "pgdata").exists()
 
 
-async def test_async_engine(migrated_db_url: str) -> None:
-    async with Database.from_url(migrated_db_url) as db, db.async_engine.connect() as conn:
-        result = await conn.execute(text("SELECT count(*) FROM weight_submissions"))
-        assert result.scalar() == 0
+def test_open_needs_a_url_or_a_data_dir() -> None:
+    with pytest.raises(ValueError, match="URL or a data directory"):
+        Database.open(None)
 
 
-def test_embedded_server_is_reused_and_stopped(tmp_path: Path, monkeypatch: Any) -> None:
-    # The embedded server is what runs when no URL is configured, whatever the test run uses.
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("MINERTRACE_DATABASE_URL", raising=False)
-    settings = load_settings(data_dir=tmp_path / "data")
-    with Database.open(settings) as db:
+def test_embedded_server_is_reused_and_stopped(tmp_path: Path) -> None:
+    with Database.open(None, tmp_path / "data") as db:
         assert db.embedded is not None
         assert "data directory" in db.describe_server()
         with db.engine.begin() as conn:
@@ -116,6 +109,6 @@ def test_embedded_server_is_reused_and_stopped(tmp_path: Path, monkeypatch: Any)
         pid_file = tmp_path / "data" / "pgdata" / "postmaster.pid"
         assert pid_file.exists()
     assert not pid_file.exists()
-    with Database.open(settings) as db, db.engine.connect() as conn:
+    with Database.open(None, tmp_path / "data") as db, db.engine.connect() as conn:
         assert conn.execute(text("SELECT x FROM kept")).scalar() == 42
     assert not pid_file.exists()

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from minertrace.db import migrate, tables
 from minertrace.db.migrate import UnrecognisedLayoutError
+from minertrace.vocabulary import PERIOD_TYPES
 
 LEGACY = list(tables.MPS_LEGACY_COLUMNS)
 PK = "miner_uid, period_start, period_end, period_type"
@@ -107,7 +108,7 @@ def _expected(
             reasons[row["id"]] = "non_numeric_uid"
         elif int(uid) > INT_MAX:
             reasons[row["id"]] = "uid_out_of_range"
-        elif row["period_type"] not in tables.PERIOD_TYPES:
+        elif row["period_type"] not in PERIOD_TYPES:
             reasons[row["id"]] = "invalid_period_type"
         elif not row["period_end"] > row["period_start"]:
             reasons[row["id"]] = "invalid_period_order"

@@ -18,9 +18,9 @@ from minertrace.chain.local.chain import LocalChain
 from minertrace.chain.types import ChainError, SubnetHyperparameters
 from minertrace.config import Settings
 from minertrace.stats.refresh import refresh_all
+from minertrace.store import record_scores
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.cycle import CycleContext, CycleResult, run_cycle
-from minertrace.validator.ingest import record_scores
 from minertrace.validator.node_sync import sync_nodes
 
 NET = 1

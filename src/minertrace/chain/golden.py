@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from minertrace.chain.yuma import EpochResult, Liveness, YumaParams, epoch
+from minertrace.weights.jsonsafe import finite_or_null
 
 FORMAT = "yuma-golden/1"
 
@@ -135,10 +136,7 @@ def dense_bonds(triples: list[list[float]], n: int) -> np.ndarray[Any, np.dtype[
 
 
 def result_to_json(res: EpochResult) -> dict[str, Any]:
-    """An epoch's result with the field names of the golden files' `expected`."""
-    out: dict[str, Any] = {}
-    for name in VECTOR_FIELDS:
-        arr = getattr(res, name)
-        out[name] = [bool(v) for v in arr] if arr.dtype == np.bool_ else [float(v) for v in arr]
+    """An epoch's result with the field names of the golden files' `expected` (strict JSON)."""
+    out: dict[str, Any] = {name: finite_or_null(getattr(res, name)) for name in VECTOR_FIELDS}
     out["bonds"] = sparse_bonds(res.bonds)
     return out

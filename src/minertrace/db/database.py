@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from minertrace.db.embedded import EmbeddedServer
-from minertrace.db.urls import async_url, password_of, redact_url, scrub, sync_url
-
-if TYPE_CHECKING:
-    from minertrace.config import Settings
-
-logger = logging.getLogger(__name__)
+from minertrace.db.urls import password_of, redact_url, scrub, sync_url
 
 POOL_SIZE = 5
 MAX_OVERFLOW = 10
@@ -28,11 +20,11 @@ class DatabaseUnavailableError(RuntimeError):
 
 
 class Database:
-    """Pooled sync and async engines on one PostgreSQL database.
+    """A pooled engine on one PostgreSQL database.
 
-    Use `Database.open(settings)` (DATABASE_URL, or an embedded server in the data dir) or
-    `Database.from_url(url)`; call `close()` (or `await aclose()`, or use it as a context
-    manager) to dispose the pools and release the embedded server.
+    Use `Database.open(url, data_dir)` (the server at `url`, or an embedded server in the
+    data dir when `url` is None); call `close()` (or use it as a context manager) to dispose
+    the pool and release the embedded server.
     """
 
     def __init__(self, url: str | URL, *, embedded: EmbeddedServer | None = None) -> None:
@@ -42,52 +34,34 @@ class Database:
         self.engine: Engine = create_engine(
             self._url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_pre_ping=True
         )
-        self._async_engine: AsyncEngine | None = None
         self._closed = False
 
     @classmethod
     def open(
         cls,
-        settings: Settings | None = None,
-        *,
-        database_url: str | None = None,
+        url: str | URL | None,
         data_dir: Path | str | None = None,
+        *,
         check: bool = True,
     ) -> Database:
-        """Open the configured database.
+        """Open the database at `url`, or an embedded one when `url` is None.
 
-        `database_url` / `data_dir` override the settings. Without a URL an embedded
-        PostgreSQL is started (or reused) in `<data_dir>/pgdata` with a `minertrace`
-        database. With `check`, one round trip verifies the connection and a failure raises
+        The embedded PostgreSQL is started (or reused) in `<data_dir>/pgdata` with a
+        `minertrace` database; `data_dir` is required then and ignored otherwise. With
+        `check`, one round trip verifies the connection and a failure raises
         `DatabaseUnavailableError` with a redacted message.
         """
-        if settings is None:
-            from minertrace.config import load_settings
-
-            settings = load_settings()
-        url = database_url or settings.database_url
         if url:
             db = cls(url)
+        elif data_dir is None:
+            raise ValueError("Database.open needs a URL or a data directory")
         else:
-            pgdata = Path(data_dir).expanduser() / "pgdata" if data_dir else settings.pgdata
-            server = EmbeddedServer(pgdata)
+            server = EmbeddedServer(Path(data_dir).expanduser() / "pgdata")
             try:
                 db = cls(server.ensure_database(), embedded=server)
             except Exception:
                 server.stop()
                 raise
-        if check:
-            try:
-                db.ping()
-            except DatabaseUnavailableError:
-                db.close()
-                raise
-        return db
-
-    @classmethod
-    def from_url(cls, url: str | URL, *, check: bool = True) -> Database:
-        """Open the database at `url` (no embedded server)."""
-        db = cls(url)
         if check:
             try:
                 db.ping()
@@ -105,18 +79,6 @@ class Database:
     def display_url(self) -> str:
         """The URL with its password redacted: the only form to print or log."""
         return redact_url(self._url)
-
-    @property
-    def async_engine(self) -> AsyncEngine:
-        """The async engine (psycopg 3 async), created on first use."""
-        if self._async_engine is None:
-            self._async_engine = create_async_engine(
-                async_url(self._url),
-                pool_size=POOL_SIZE,
-                max_overflow=MAX_OVERFLOW,
-                pool_pre_ping=True,
-            )
-        return self._async_engine
 
     def describe_server(self) -> str:
         """Where the data lives: embedded data dir, or the external server."""
@@ -143,20 +105,9 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        if self._async_engine is not None:
-            # Outside an event loop the async pool cannot await its connections; dropping
-            # the pool lets them close when collected (or when the server stops).
-            self._async_engine.sync_engine.dispose(close=False)
         self.engine.dispose()
         if self.embedded is not None:
             self.embedded.stop()
-
-    async def aclose(self) -> None:
-        """Async close: awaits the async pool's connections, then `close()`."""
-        if self._async_engine is not None and not self._closed:
-            await self._async_engine.dispose()
-            self._async_engine = None
-        self.close()
 
     def __enter__(self) -> Database:
         return self
@@ -168,17 +119,6 @@ class Database:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    async def __aenter__(self) -> Database:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"Database({self.display_url})"

@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from minertrace.vocabulary import PERIOD_TYPES, SCORING_PATHWAYS, SUBMISSION_STATUSES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -39,20 +41,6 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-PERIOD_TYPES = ("daily", "weekly", "monthly", "all_time")
-SCORING_PATHWAYS = ("excellence", "diversity", "none")
-SUBMISSION_STATUSES = (
-    "computed",
-    "submitting",
-    "included",
-    "committed",
-    "verified",
-    "mismatch",
-    "failed",
-    "orphaned",
-    "skipped",
-)
 
 node_table = Table(
     "node_table",
@@ -123,6 +111,14 @@ score_table = Table(
     Index("idx_score_created_at_on_score_table", "created_at"),
     comment="One row per task run: its per-UID score array (Gaia-compatible).",
 )
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    """`('a', 'b')`: a CHECK constraint's IN list. The values are the project's own
+    vocabulary (plain identifiers), never user input, so quoting them inline is safe."""
+    if not all(v.isidentifier() for v in values):
+        raise ValueError(f"not a plain vocabulary value in {values!r}")
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 def _count(name: str, what: str) -> Column[int]:
@@ -255,7 +251,7 @@ miner_performance_stats = Table(
     Column("validator_hotkey", Text, comment="Hotkey of the validator that computed the row."),
     PrimaryKeyConstraint("miner_uid", "period_start", "period_end", "period_type"),
     CheckConstraint(
-        "scoring_pathway IS NULL OR scoring_pathway IN ('excellence', 'diversity', 'none')",
+        f"scoring_pathway IS NULL OR scoring_pathway IN {_sql_list(SCORING_PATHWAYS)}",
         name="scoring_pathway",
     ),
     CheckConstraint(
@@ -270,10 +266,7 @@ miner_performance_stats = Table(
         "percentile_rank_soil IS NULL OR percentile_rank_soil BETWEEN 0 AND 100",
         name="percentile_rank_soil",
     ),
-    CheckConstraint(
-        "period_type IN ('daily', 'weekly', 'monthly', 'all_time')",
-        name="period_type",
-    ),
+    CheckConstraint(f"period_type IN {_sql_list(PERIOD_TYPES)}", name="period_type"),
     CheckConstraint("period_end > period_start", name="period_order"),
     Index("ix_mps_period_latest", "period_type", text("period_start DESC")),
     Index("ix_mps_miner_history", "miner_uid", text("period_start DESC")),
@@ -361,11 +354,7 @@ weight_submissions = Table(
         comment="Replay inputs: node snapshot, active validator UIDs, max_weight_limit, "
         "min_allowed_weights, now, n_uids; NULL before revision 0003.",
     ),
-    CheckConstraint(
-        "status IN ('computed', 'submitting', 'included', 'committed', 'verified', "
-        "'mismatch', 'failed', 'orphaned', 'skipped')",
-        name="status",
-    ),
+    CheckConstraint(f"status IN {_sql_list(SUBMISSION_STATUSES)}", name="status"),
     Index("ix_ws_validator_computed", "validator_hotkey", text("computed_at DESC")),
     Index("ix_ws_status", "status"),
     Index("ix_ws_computed_at", "computed_at"),

@@ -12,7 +12,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 SYNC_DRIVER = "postgresql+psycopg"
-ASYNC_DRIVER = "postgresql+psycopg"
 REDACTED = "***"
 
 _USERINFO_PASSWORD = re.compile(
@@ -69,11 +68,6 @@ def parse_url(url: str | URL) -> URL:
 def sync_url(url: str | URL) -> URL:
     """The URL with the synchronous driver (psycopg 3)."""
     return parse_url(url).set(drivername=SYNC_DRIVER)
-
-
-def async_url(url: str | URL) -> URL:
-    """The URL with the asynchronous driver (psycopg 3 in async mode)."""
-    return parse_url(url).set(drivername=ASYNC_DRIVER)
 
 
 def password_of(url: str | URL) -> str | None:

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine
 
+from minertrace.store import transaction
 from minertrace.store.views import ReplaySource, StoredScoreRow, replay_source, score_rows_by_key
-from minertrace.validator._bind import transaction
 from minertrace.validator.replay_diff import ReplayDiff, Verification, diff_traces, verify_trace
 from minertrace.validator.replay_inputs import InputsFormatError, StoredInputs, parse_inputs
 from minertrace.validator.replay_overrides import ROW_SELECTION_FIELDS, apply_overrides

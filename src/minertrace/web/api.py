@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, text
 
 from minertrace import __version__
-from minertrace.explain import UnknownUidError, explain
+from minertrace.explain import UnknownCycleError, UnknownUidError, explain
 from minertrace.store import views
 from minertrace.validator.replay import CycleNotFoundError, ReplayError, replay_cycle
 from minertrace.validator.replay_overrides import OverrideError, parse_assignments
@@ -161,14 +161,11 @@ def miner(
     cycle_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> JSONResponse:
     """Why the UID has its weight: the model of `minertrace explain --json`."""
-    if cycle_id is not None:
-        with request.app.state.engine.connect() as conn:
-            _cycle_or_404(conn, cycle_id)
     try:
         exp = explain(
             request.app.state.engine, uid, validator_hotkey=validator_hotkey, cycle_id=cycle_id
         )
-    except UnknownUidError as exc:
+    except (UnknownUidError, UnknownCycleError) as exc:
         raise not_found(str(exc)) from None
     # to_dict() is already JSON-safe: skipping FastAPI's generic encoder saves most of the
     # serialisation time of this, the most requested route.

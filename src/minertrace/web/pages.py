@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy import Connection
 
-from minertrace.explain import UnknownUidError, explain
+from minertrace.explain import UnknownCycleError, UnknownUidError, explain
 from minertrace.store import views
 from minertrace.validator.replay import CycleNotFoundError, ReplayError, replay_cycle
 from minertrace.validator.replay_overrides import OverrideError, field_names, parse_assignments
@@ -93,11 +93,11 @@ def miner_page(request: Request, conn: Conn, uid: Uid) -> HTMLResponse:
     """One miner: the why in words, the waterfall of its stages, its history."""
     try:
         exp = explain(request.app.state.engine, uid)
-    except UnknownUidError as exc:
+    except (UnknownUidError, UnknownCycleError) as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     values = {s.name: s.value for s in exp.stages}
     maxima = (
-        views.stage_maxima(conn, exp.cycle["id"], [n for n, _ in charts.WATERFALL])
+        views.stage_maxima(conn, exp.cycle.id, [n for n, _ in charts.WATERFALL])
         if exp.cycle is not None
         else {}
     )
