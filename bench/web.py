@@ -30,8 +30,9 @@ GOALS_MS = {"api miners/{uid}": 20.0, "miner page": 100.0}
 # two would take turns on one interpreter lock and every figure would include the client.
 SERVER = """
 import os, uvicorn
+from minertrace.validator.replay import replay_request
 from minertrace.web import create_app, read_only_engine
-app = create_app(read_only_engine(os.environ["BENCH_DB_URL"]))
+app = create_app(read_only_engine(os.environ["BENCH_DB_URL"]), replay=replay_request)
 uvicorn.run(app, host="127.0.0.1", port=int(os.environ["BENCH_PORT"]), log_level="warning")
 """
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine
 from web_subnet import RecordedDb, record_subnet
 
 from minertrace.db.urls import sync_url
+from minertrace.validator.replay import replay_request
 from minertrace.web import create_app, read_only_engine
 
 
@@ -33,7 +34,7 @@ def client(recorded_db: RecordedDb) -> Iterator[TestClient]:
     """A TestClient on the app over a read-only engine of the recorded database."""
     engine = read_only_engine(sync_url(recorded_db.url))
     try:
-        with TestClient(create_app(engine)) as c:
+        with TestClient(create_app(engine, replay=replay_request)) as c:
             yield c
     finally:
         engine.dispose()

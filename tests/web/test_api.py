@@ -194,3 +194,13 @@ def test_a_database_without_tables_is_a_503_without_secrets(db_url: str) -> None
                 assert not password or password not in r.text
     finally:
         engine.dispose()
+
+
+def test_replay_needs_a_replayer(recorded_db: RecordedDb) -> None:
+    engine = read_only_engine(sync_url(recorded_db.url))
+    try:
+        with TestClient(create_app(engine)) as c:
+            r = c.get(f"/api/v1/cycles/{recorded_db.rec.cycle_ids[-1]}/replay")
+            assert r.status_code == 503 and "replay is not enabled" in r.json()["detail"]
+    finally:
+        engine.dispose()

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, text
 from web_subnet import record_subnet
 
 from minertrace.db.urls import sync_url
+from minertrace.validator.replay import replay_request
 from minertrace.web import create_app, read_only_engine
 
 
@@ -18,7 +19,7 @@ async def test_replay_refused_and_missing_stages(engine: Engine, migrated_db_url
         conn.execute(text("UPDATE weight_submissions SET stages = NULL"))
     ro = read_only_engine(sync_url(migrated_db_url))
     try:
-        with TestClient(create_app(ro)) as client:
+        with TestClient(create_app(ro, replay=replay_request)) as client:
             r = client.get(f"/api/v1/cycles/{cycle_id}/replay")
             assert r.status_code == 409
             assert "soil_moisture_region_1/soil_0" in r.json()["detail"]
@@ -38,7 +39,7 @@ async def test_unreadable_stored_inputs_are_a_409(engine: Engine, migrated_db_ur
         conn.execute(text("""UPDATE weight_submissions SET inputs = '{"version": 99}'"""))
     ro = read_only_engine(sync_url(migrated_db_url))
     try:
-        with TestClient(create_app(ro)) as client:
+        with TestClient(create_app(ro, replay=replay_request)) as client:
             r = client.get(f"/api/v1/cycles/{cycle_id}/replay")
             assert r.status_code == 409
             assert "unsupported replay inputs version 99" in r.json()["detail"]

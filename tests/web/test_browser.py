@@ -21,6 +21,7 @@ import uvicorn
 from web_subnet import RecordedDb
 
 from minertrace.db.urls import sync_url
+from minertrace.validator.replay import replay_request
 from minertrace.web import create_app, read_only_engine
 
 CHROMIUM = os.environ.get("MINERTRACE_CHROMIUM", "/usr/bin/chromium")
@@ -77,7 +78,12 @@ def base_url(recorded_db: RecordedDb) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(engine, replay=replay_request),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from web_subnet import RecordedDb
 
 from minertrace.db.urls import sync_url
+from minertrace.validator.replay import replay_request
 from minertrace.web import create_app, read_only_engine
 
 ROUTES = (
@@ -59,7 +60,9 @@ ALLOWED = {200, 303, 404, 405, 409, 422}
 def raw_client(recorded_db: RecordedDb) -> Iterator[TestClient]:
     engine = read_only_engine(sync_url(recorded_db.url))
     try:
-        with TestClient(create_app(engine), raise_server_exceptions=False) as c:
+        with TestClient(
+            create_app(engine, replay=replay_request), raise_server_exceptions=False
+        ) as c:
             yield c
     finally:
         engine.dispose()

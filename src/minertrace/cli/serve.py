@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
-from sqlalchemy import text
 
 from minertrace.cli._support import (
     DatabaseUrlOption,
@@ -19,6 +18,7 @@ from minertrace.cli._support import (
 )
 from minertrace.config import Settings
 from minertrace.db.database import Database
+from minertrace.store.views import has_tables
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8057
@@ -40,8 +40,8 @@ def serving_database(settings: Settings, *, demo: bool) -> Iterator[Database]:
         ctx = opened_database(settings)
     with ctx as db:
         with db.engine.connect() as conn:
-            found = conn.execute(text("SELECT to_regclass('weight_submissions')")).scalar()
-        if found is None:
+            found = has_tables(conn)
+        if not found:
             raise fail(
                 "the database has no minertrace tables; run "
                 + (
@@ -75,13 +75,14 @@ def serve(
     """Serve the read-only JSON API (/api/v1, reference at /docs) and the dashboard."""
     import uvicorn
 
+    from minertrace.validator.replay import replay_request
     from minertrace.web import create_app, read_only_engine
 
     settings = cli_settings(database_url=database_url, data_dir=data_dir)
     with serving_database(settings, demo=demo_data) as db:
         engine = read_only_engine(db.url)
         try:
-            app = create_app(engine, cors_origins=list(cors_origin or []))
+            app = create_app(engine, replay=replay_request, cors_origins=list(cors_origin or []))
             shown = f"[{host}]" if ":" in host else host
             console.print(
                 f"minertrace dashboard on http://{shown}:{port}/ (API reference: /docs), "

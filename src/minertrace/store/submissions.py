@@ -218,7 +218,8 @@ _TOP = text(
 
 def insert_submission(conn: Connection, record: TraceRecord, outcome: Outcome) -> int:
     """INSERT the weight_submissions row with the outcome known so far; returns its id."""
-    params = {**record.submission, **outcome.params()}
+    # A record built without replay inputs (`build_record(inputs=None)`) stores NULL.
+    params = {"inputs": None, **record.submission, **outcome.params()}
     return int(conn.execute(_INSERT_SUBMISSION, params).scalar_one())
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,16 +25,20 @@ from minertrace.store import transaction
 from minertrace.store.views import ReplaySource, StoredScoreRow, replay_source, score_rows_by_key
 from minertrace.validator.replay_diff import ReplayDiff, Verification, diff_traces, verify_trace
 from minertrace.validator.replay_inputs import InputsFormatError, StoredInputs, parse_inputs
-from minertrace.validator.replay_overrides import ROW_SELECTION_FIELDS, apply_overrides
+from minertrace.validator.replay_overrides import (
+    ROW_SELECTION_FIELDS,
+    apply_overrides,
+    parse_assignments,
+)
 from minertrace.vocabulary import SCORE_TASK_GEOMAGNETIC, SCORE_TASK_WEATHER, SOIL_TASK_PREFIX
 from minertrace.weights import CycleInputs, CycleTrace, ScoreRow, WeightConfig, compute_cycle
 
 
-class ReplayError(Exception):
+class ReplayError(RuntimeError):
     """The cycle cannot be replayed; the message says why."""
 
 
-class CycleNotFoundError(ReplayError):
+class CycleNotFoundError(ReplayError, LookupError):
     """No weight_submissions row has this id."""
 
 
@@ -219,11 +224,24 @@ def replay_cycle(
     return ReplayReport(cycle_id, overrides, verification, diff, notes)
 
 
+def replay_request(
+    bind: Engine | Connection, cycle_id: int, assignments: Sequence[str]
+) -> dict[str, Any]:
+    """`replay_cycle` for a caller holding text: `FIELD=VALUE` overrides in, strict JSON out.
+
+    The web app receives it from `minertrace serve` (the web layer does not import the
+    validator). Errors by kind: `CycleNotFoundError` is a LookupError, a bad override an
+    `OverrideError` (ValueError), a refusal a `ReplayError` (RuntimeError).
+    """
+    return replay_cycle(bind, cycle_id, parse_assignments(assignments)).to_dict()
+
+
 __all__ = [
     "CycleNotFoundError",
     "MissingInputsError",
     "ReplayError",
     "ReplayReport",
     "replay_cycle",
+    "replay_request",
     "stored_config",
 ]

@@ -7,13 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from minertrace import __version__
 from minertrace.explain import UnknownCycleError, UnknownUidError, explain
 from minertrace.store import views
-from minertrace.validator.replay import CycleNotFoundError, ReplayError, replay_cycle
-from minertrace.validator.replay_overrides import OverrideError, parse_assignments
 from minertrace.vocabulary import PeriodType, SubmissionStatus
 from minertrace.web import models as m
 from minertrace.web.db import connection
@@ -22,6 +19,7 @@ from minertrace.web.params import (
     CycleId,
     HotkeyPath,
     HotkeyQuery,
+    Replayer,
     Uid,
     UidsQuery,
     ValidatorQuery,
@@ -39,17 +37,15 @@ def not_found(message: str) -> HTTPException:
 
 
 @router.get("/health", response_model=m.HealthOut)
-def health(conn: Conn) -> m.HealthOut:
+def health(request: Request, conn: Conn) -> m.HealthOut:
     """Liveness: the database answers; the latest recorded cycle."""
-    row = conn.execute(
-        text("SELECT max(id) AS id, max(computed_at) AS at FROM weight_submissions")
-    ).one()
+    cycle_id, at = views.latest_cycle(conn)
     return m.HealthOut(
         status="ok",
         database="ok",
-        version=__version__,
-        latest_cycle_id=row.id,
-        latest_cycle_at=row.at,
+        version=request.app.version,
+        latest_cycle_id=cycle_id,
+        latest_cycle_at=at,
     )
 
 
@@ -109,7 +105,7 @@ def stages(conn: Conn, cycle_id: CycleId, uids: UidsQuery = None) -> m.StagesOut
 
 @router.get(
     "/cycles/{cycle_id}/replay",
-    responses={**NOT_FOUND, 409: {"model": m.ErrorOut}},
+    responses={**NOT_FOUND, 409: {"model": m.ErrorOut}, 503: {"model": m.ErrorOut}},
 )
 def replay(
     request: Request,
@@ -128,14 +124,21 @@ def replay(
     409 when the cycle cannot be replayed (score rows removed by retention, recorded before
     replay inputs were stored, or stored data this version cannot read).
     """
+    return run_replay(request, cycle_id, overrides)
+
+
+def run_replay(request: Request, cycle_id: int, overrides: list[str]) -> dict[str, Any]:
+    """The app's replayer on the request's parameters; its errors as 404, 422, 409 or 503."""
+    replayer: Replayer | None = request.app.state.replay
+    if replayer is None:
+        raise HTTPException(status_code=503, detail="replay is not enabled on this server")
     try:
-        typed = parse_assignments(overrides)
-        return replay_cycle(request.app.state.engine, cycle_id, typed).to_dict()
-    except OverrideError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
-    except CycleNotFoundError as exc:
+        return replayer(request.app.state.engine, cycle_id, overrides)
+    except LookupError as exc:
         raise not_found(str(exc)) from None
-    except ReplayError as exc:
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    except RuntimeError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
@@ -208,4 +211,4 @@ def validators(conn: Conn) -> m.ValidatorsOut:
     return m.ValidatorsOut(items=[m.ValidatorOut.model_validate(r) for r in rows])
 
 
-__all__ = ["router"]
+__all__ = ["router", "run_replay"]

@@ -10,6 +10,7 @@ so it needs nothing from the network either.
 from __future__ import annotations
 
 import logging
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from starlette.exceptions import HTTPException
 
-from minertrace import __version__
 from minertrace.web import api, pages
+from minertrace.web.params import Replayer
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -118,19 +119,31 @@ def _schema_text(schema: dict[str, Any], components: dict[str, Any]) -> str:
     return kind + (f" ({'; '.join(limits)})" if limits else "")
 
 
-def create_app(engine: Engine, *, cors_origins: list[str] | None = None) -> FastAPI:
+def _version() -> str:
+    try:
+        return version("minertrace")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def create_app(
+    engine: Engine, *, replay: Replayer | None = None, cors_origins: list[str] | None = None
+) -> FastAPI:
     """The application over `engine` (give it a read-only engine: `web.db.read_only_engine`).
 
+    `replay` serves what-if replay (`minertrace serve` passes
+    `minertrace.validator.replay.replay_request`); without it the replay routes answer 503.
     CORS is off unless `cors_origins` lists the origins allowed to read the API.
     """
     app = FastAPI(
         title="minertrace",
-        version=__version__,
+        version=_version(),
         summary="Read-only API over a validator's weight record: cycles, stages, miners.",
         docs_url=None,
         redoc_url=None,
     )
     app.state.engine = engine
+    app.state.replay = replay
     if cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET"], allow_headers=[]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,13 +14,13 @@ from sqlalchemy import Connection
 
 from minertrace.explain import UnknownCycleError, UnknownUidError, explain
 from minertrace.store import views
-from minertrace.validator.replay import CycleNotFoundError, ReplayError, replay_cycle
-from minertrace.validator.replay_overrides import OverrideError, field_names, parse_assignments
 from minertrace.vocabulary import SubmissionStatus
 from minertrace.web import charts
+from minertrace.web.api import run_replay
 from minertrace.web.db import connection
 from minertrace.web.params import INT64_MAX, TEXT_PATTERN, CycleId, Uid, ValidatorQuery
 from minertrace.web.svg import PATHWAY_COLORS, STATUS_COLORS
+from minertrace.weights import WeightConfig
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["num"] = lambda v, spec=".5f": "-" if v is None else format(v, spec)
@@ -60,6 +61,7 @@ CYCLE_COLUMNS = (
     ("u16", "u16", "d"),
 )
 PATHWAY_NAMES = {-1: "no record", 0: "none", 1: "excellence", 2: "diversity"}
+CONFIG_FIELDS = sorted(f.name for f in dataclasses.fields(WeightConfig))
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -169,7 +171,7 @@ def cycle_page(request: Request, conn: Conn, cycle_id: CycleId) -> HTMLResponse:
         c=detail,
         columns=CYCLE_COLUMNS,
         rows=rows,
-        fields=field_names(),
+        fields=CONFIG_FIELDS,
     )
 
 
@@ -181,16 +183,9 @@ def replay_page(
 ) -> HTMLResponse:
     """What-if replay of a cycle, with the per-UID changes."""
     pairs = [p for p in overrides if p.strip()]
-    try:
-        report = replay_cycle(request.app.state.engine, cycle_id, parse_assignments(pairs))
-    except OverrideError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
-    except CycleNotFoundError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
-    except ReplayError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
+    report = run_replay(request, cycle_id, pairs)
     return render(
-        request, "replay.html", r=report, cycle_id=cycle_id, pairs=pairs, fields=field_names()
+        request, "replay.html", r=report, cycle_id=cycle_id, pairs=pairs, fields=CONFIG_FIELDS
     )
 
 

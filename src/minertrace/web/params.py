@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 from fastapi import Path, Query
+from sqlalchemy import Engine
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -40,6 +42,13 @@ UidsQuery = Annotated[
 ]
 
 
+# What-if replay, handed to `create_app` by its caller (`minertrace serve` passes
+# `minertrace.validator.replay.replay_request`): (engine, cycle id, ["FIELD=VALUE", ...]) →
+# strict-JSON report. It raises LookupError (no such cycle), ValueError (bad override) or
+# RuntimeError (the cycle cannot be replayed).
+Replayer = Callable[[Engine, int, Sequence[str]], dict[str, Any]]
+
+
 def parse_uids(value: str | None) -> list[int] | None:
     """'3,17,42' → [3, 17, 42] (the pattern has already been checked)."""
     return None if value is None else [int(v) for v in value.split(",")]
@@ -52,6 +61,7 @@ __all__ = [
     "CycleId",
     "HotkeyPath",
     "HotkeyQuery",
+    "Replayer",
     "Uid",
     "UidsQuery",
     "ValidatorQuery",

@@ -15,6 +15,8 @@ from minertrace.store.views.cycles import (
     cycle_stages,
     cycle_timeline,
     get_cycle,
+    has_tables,
+    latest_cycle,
     list_cycles,
     stage_maxima,
 )
@@ -55,6 +57,8 @@ __all__ = [
     "cycle_timeline",
     "find_hotkey",
     "get_cycle",
+    "has_tables",
+    "latest_cycle",
     "list_cycles",
     "list_miners",
     "list_validators",

@@ -200,6 +200,20 @@ def cycle_timeline(
     return [TimelineBucket(**r) for r in conn.execute(_TIMELINE, params).mappings()]
 
 
+_LATEST = text("SELECT max(id) AS id, max(computed_at) AS at FROM weight_submissions")
+
+
+def latest_cycle(conn: Connection) -> tuple[int | None, datetime | None]:
+    """The id and time of the latest cycle (None, None when there is none)."""
+    row = conn.execute(_LATEST).one()
+    return row.id, row.at
+
+
+def has_tables(conn: Connection) -> bool:
+    """Whether the connection's search path holds minertrace's tables (weight_submissions)."""
+    return conn.execute(text("SELECT to_regclass('weight_submissions')")).scalar() is not None
+
+
 __all__ = [
     "CYCLES_MAX",
     "CycleDetail",
@@ -208,6 +222,8 @@ __all__ = [
     "cycle_stages",
     "cycle_timeline",
     "get_cycle",
+    "has_tables",
+    "latest_cycle",
     "list_cycles",
     "stage_maxima",
 ]
