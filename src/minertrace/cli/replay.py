@@ -1,10 +1,13 @@
-"""`minertrace replay CYCLE`: recompute a stored cycle, verify it, ask what-if."""
+"""`minertrace replay CYCLE`: recompute a stored cycle, verify it, ask what-if.
+
+Only typer and rich at module level; the replay machinery is imported when the command runs.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich import box
@@ -19,9 +22,10 @@ from minertrace.cli._support import (
     fail,
 )
 from minertrace.cli.serve import serving_database
-from minertrace.validator.replay import CycleNotFoundError, ReplayError, ReplayReport, replay_cycle
-from minertrace.validator.replay_diff import UidChange
-from minertrace.validator.replay_overrides import OverrideError, parse_assignments
+
+if TYPE_CHECKING:
+    from minertrace.validator.replay import ReplayReport
+    from minertrace.validator.replay_diff import UidChange
 
 
 def replay(
@@ -50,6 +54,9 @@ def replay(
 ) -> None:
     """Recompute a stored cycle from its stored inputs: same config → same vectors, bit for bit;
     with --set, what would have changed for every miner."""
+    from minertrace.validator.replay import CycleNotFoundError, ReplayError, replay_cycle
+    from minertrace.validator.replay_overrides import OverrideError, parse_assignments
+
     try:
         overrides = parse_assignments(assignments or [])
     except OverrideError as exc:

@@ -1,10 +1,14 @@
-"""`minertrace serve`: the read-only API and dashboard on uvicorn."""
+"""`minertrace serve`: the read-only API and dashboard on uvicorn.
+
+Only typer and rich at module level (help stays light); the database, the web app and
+uvicorn are imported when the command runs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -14,11 +18,12 @@ from minertrace.cli._support import (
     cli_settings,
     console,
     fail,
-    opened_database,
+    opened_database_for,
 )
-from minertrace.config import Settings
-from minertrace.db.database import Database
-from minertrace.store.views import has_tables
+
+if TYPE_CHECKING:
+    from minertrace.config import Settings
+    from minertrace.db.database import Database
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8057
@@ -27,18 +32,9 @@ DEFAULT_PORT = 8057
 @contextmanager
 def serving_database(settings: Settings, *, demo: bool) -> Iterator[Database]:
     """The configured database (or the demo's schema), checked to hold minertrace's tables."""
-    if demo:
-        from minertrace.validator.demo import open_demo_database
+    from minertrace.store.views import has_tables
 
-        def opener(s: Settings) -> Database:
-            db = open_demo_database(s)
-            db.ping()
-            return db
-
-        ctx = opened_database(settings, opener)
-    else:
-        ctx = opened_database(settings)
-    with ctx as db:
+    with opened_database_for(settings, demo=demo) as db:
         with db.engine.connect() as conn:
             found = has_tables(conn)
         if not found:
