@@ -6,7 +6,6 @@ import json
 
 import pytest
 from sqlalchemy import Engine, text
-from web_subnet import Recorded, record_subnet
 
 from minertrace.validator.replay import (
     CycleNotFoundError,
@@ -14,6 +13,7 @@ from minertrace.validator.replay import (
     replay_cycle,
 )
 from minertrace.validator.replay_overrides import OverrideError
+from tests.helpers.web import Recorded, record_subnet
 
 
 @pytest.fixture

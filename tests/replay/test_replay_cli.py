@@ -8,10 +8,10 @@ import pytest
 import typer
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
-from web_subnet import Recorded, record_subnet
 
 from minertrace.cli import replay as replay_cli
 from minertrace.cli import serve as serve_cli
+from tests.helpers.web import Recorded, record_subnet
 
 
 @pytest.fixture

@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import Engine, select, text, update
-from stats_helpers import insert_nodes, insert_runs, rows
 
 from minertrace.db.tables import miner_performance_stats as mps
 from minertrace.stats.periods import period_for
 from minertrace.stats.refresh import STATS_COLUMNS, refresh_all, refresh_period_stats
+from tests.helpers.stats import insert_nodes, insert_runs, rows
 
 UTC = timezone.utc
 NAN = math.nan

@@ -8,7 +8,16 @@ from datetime import datetime
 import numpy as np
 import pytest
 from sqlalchemy import Engine
-from test_cycle_support import (
+
+from minertrace.chain.types import ChainError
+from minertrace.stats.periods import current_periods
+from minertrace.stats.refresh import STATS_COLUMNS, refresh_all
+from minertrace.validator.chain_integration import apply_epoch_results
+from minertrace.validator.cycle import run_cycle
+from minertrace.validator.node_sync import sync_nodes
+from minertrace.weights import WeightConfig
+from minertrace.weights.pathways import PATHWAY_LABELS
+from tests.helpers.cycle import (
     FIRST_MINER,
     NET,
     TEMPO,
@@ -21,15 +30,6 @@ from test_cycle_support import (
     stats_rows,
     submissions,
 )
-
-from minertrace.chain.types import ChainError
-from minertrace.stats.periods import current_periods
-from minertrace.stats.refresh import STATS_COLUMNS, refresh_all
-from minertrace.validator.chain_integration import apply_epoch_results
-from minertrace.validator.cycle import run_cycle
-from minertrace.validator.node_sync import sync_nodes
-from minertrace.weights import WeightConfig
-from minertrace.weights.pathways import PATHWAY_LABELS
 
 
 async def test_end_to_end_scores_cycle_epoch(engine: Engine) -> None:

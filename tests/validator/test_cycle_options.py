@@ -6,7 +6,12 @@ import logging
 
 import pytest
 from sqlalchemy import Engine
-from test_cycle_support import (
+
+from minertrace.stats.periods import current_periods
+from minertrace.stats.refresh import refresh_all
+from minertrace.store import fill_pipeline_columns
+from minertrace.validator.cycle import run_cycle
+from tests.helpers.cycle import (
     FIRST_MINER,
     VALIDATOR,
     make_chain,
@@ -15,11 +20,6 @@ from test_cycle_support import (
     stats_rows,
     submissions,
 )
-
-from minertrace.stats.periods import current_periods
-from minertrace.stats.refresh import refresh_all
-from minertrace.store import fill_pipeline_columns
-from minertrace.validator.cycle import run_cycle
 
 PIPELINE = (
     "submitted_weight",

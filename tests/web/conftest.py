@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
-from web_subnet import RecordedDb, record_subnet
 
 from minertrace.db.urls import sync_url
 from minertrace.validator.replay import replay_request
 from minertrace.web import create_app, read_only_engine
+from tests.helpers.web import RecordedDb, record_subnet
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from web_subnet import RecordedDb
 
 from minertrace.db.urls import sync_url
 from minertrace.explain import explain
 from minertrace.web import create_app, read_only_engine
+from tests.helpers.web import RecordedDb
 
 
 def test_health(client: TestClient, recorded_db: RecordedDb) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
-from web_subnet import record_subnet
 
 from minertrace.db.urls import sync_url
 from minertrace.validator.replay import replay_request
 from minertrace.web import create_app, read_only_engine
+from tests.helpers.web import record_subnet
 
 
 async def test_replay_refused_and_missing_stages(engine: Engine, migrated_db_url: str) -> None:

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 import uvicorn
-from web_subnet import RecordedDb
 
 from minertrace.db.urls import sync_url
 from minertrace.validator.replay import replay_request
 from minertrace.web import create_app, read_only_engine
+from tests.helpers.web import RecordedDb
 
 CHROMIUM = os.environ.get("MINERTRACE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("MINERTRACE_CHROMEDRIVER", "/usr/bin/chromedriver")

@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from web_subnet import RecordedDb
 
 from minertrace.db.urls import sync_url
 from minertrace.validator.replay import replay_request
 from minertrace.web import create_app, read_only_engine
+from tests.helpers.web import RecordedDb
 
 ROUTES = (
     "/api/v1/health",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from web_subnet import RecordedDb
+
+from tests.helpers.web import RecordedDb
 
 
 def _svgs(html: str) -> list[str]:

@@ -11,10 +11,10 @@ import time
 import httpx
 import typer
 from typer.testing import CliRunner
-from web_subnet import RecordedDb
 
 from minertrace.cli import serve as serve_cli
 from minertrace.db.urls import sync_url
+from tests.helpers.web import RecordedDb
 
 SCRIPT = """
 import sys, typer

@@ -73,7 +73,7 @@ async def record_subnet(engine: Engine, *, cycles: int = 4, fail_cycle: int | No
     idle = chain.register("idle-miner", "idle-coldkey")
     chain.refresh_permits()
     rec = Recorded(chain, miners=[*honest, *farm], farm=list(farm), idle=idle)
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None, netuid=NET, submission_backoff_seconds=0.0, submission_max_attempts=2
     )
     ctx = CycleContext(
