@@ -39,7 +39,7 @@ from minertrace.config import Settings
 from minertrace.observe.logs import FailureGate
 from minertrace.observe.metrics import Metrics
 from minertrace.observe.observer import ServiceObserver
-from minertrace.stats.periods import current_periods
+from minertrace.stats.periods import period_for
 from minertrace.stats.refresh import refresh_all
 from minertrace.stats.retention import cleanup
 from minertrace.store import fill_pipeline_columns
@@ -50,7 +50,7 @@ from minertrace.validator.forks import detect_orphans
 from minertrace.validator.lock import HotkeyLock, LockHeldError, held_message
 from minertrace.validator.node_sync import sync_nodes
 from minertrace.validator.verify import verify_pending
-from minertrace.vocabulary import BLOCK_SECONDS
+from minertrace.vocabulary import BLOCK_SECONDS, PeriodType
 from minertrace.weights import WeightConfig
 
 logger = logging.getLogger(__name__)
@@ -417,19 +417,19 @@ class Service:
         return True
 
     async def _stats(self, now: datetime) -> object:
-        refreshed = await asyncio.to_thread(refresh_all, self.engine, now)
         if not self.settings.enable_realtime_updates:
-            # Cycles wrote only their weight_submissions rows; the period job carries the
-            # latest cycle's pipeline values into the current period rows.
+            # Cycles wrote only their weight_submissions rows: the latest cycle's pipeline
+            # values go into today's rows first, and the refresh carries them into the
+            # longer periods' rows with their statistics (one write per row).
             await asyncio.to_thread(
                 fill_pipeline_columns,
                 self.engine,
                 validator_hotkey=self.validator_hotkey,
                 netuid=self.netuid,
                 now=now,
-                periods=current_periods(now),
+                periods=[period_for(PeriodType.DAILY, now)],
             )
-        return refreshed
+        return await asyncio.to_thread(refresh_all, self.engine, now)
 
     async def _retention(self, now: datetime) -> object:
         return await asyncio.to_thread(cleanup, self.engine, now, self.settings.retention_days)
