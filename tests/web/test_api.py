@@ -204,3 +204,15 @@ def test_replay_needs_a_replayer(recorded_db: RecordedDb) -> None:
             assert r.status_code == 503 and "replay is not enabled" in r.json()["detail"]
     finally:
         engine.dispose()
+
+
+def test_metrics_of_the_database_are_served(client: TestClient, recorded_db: RecordedDb) -> None:
+    response = client.get("/metrics", follow_redirects=False)
+    assert response.status_code == 200
+    assert "minertrace_database_up 1.0" in response.text
+    sizes = [
+        line
+        for line in response.text.splitlines()
+        if line.startswith('minertrace_table_size_bytes{table="weight_submissions"}')
+    ]
+    assert sizes and float(sizes[0].split()[-1]) > 0

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from starlette.exceptions import HTTPException
 
+from minertrace.observe import mount_metrics, probing_registry
 from minertrace.web import api, pages
 from minertrace.web.params import Replayer
 
@@ -152,6 +153,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    mount_metrics(app, probing_registry(engine))
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     def reference(request: Request) -> HTMLResponse:
