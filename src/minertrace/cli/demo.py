@@ -136,6 +136,9 @@ def print_demo(result: DemoResult) -> None:
             f"A miner of an 11-hotkey coldkey farm gets nothing: "
             f"[bold]minertrace explain {result.zero_example} --demo[/bold]"
         )
+    console.print(
+        "Open the dashboard: [bold]minertrace serve --demo[/bold], then http://127.0.0.1:8057/"
+    )
 
 
 def register(app: typer.Typer) -> None:

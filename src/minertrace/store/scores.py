@@ -316,9 +316,13 @@ def record_scores(
         bound = n_uids if n_uids is not None else subnet_size(conn)
         # Raises before the write, so a rejected row never touches score_table.
         array, bad = score_array(scores, bound)
+        try:
+            upsert = gaia_scores.adapt_upsert(conn, _UPSERT, int(array.size))
+        except ValueError as exc:
+            raise ScoreValidationError(f"{task_name}/{task_id}: {exc}") from None
         inserted = bool(
             conn.execute(
-                _UPSERT,
+                upsert,
                 {
                     "task_name": task_name,
                     "task_id": task_id,

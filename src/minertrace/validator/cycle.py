@@ -241,6 +241,7 @@ def _trace_and_persist(
         computed_block=block,
         detailed=ctx.settings.enable_detailed_pathways,
         realtime=ctx.settings.enable_realtime_updates,
+        inputs=inputs,
     )
     build_s = time.perf_counter() - t0
     item = PendingTrace(record, state)

@@ -23,8 +23,9 @@ from minertrace.stats.periods import period_for
 from minertrace.store import TraceRecord
 from minertrace.store.arrays import bool_array, float8_array, int_array
 from minertrace.store.pipeline import SHORT, TASKS
+from minertrace.validator.replay_inputs import inputs_json
 from minertrace.vocabulary import PeriodType
-from minertrace.weights import CycleTrace, NodeList, RulesTrace
+from minertrace.weights import CycleInputs, CycleTrace, NodeList, RulesTrace
 from minertrace.weights.jsonsafe import finite_or_null
 
 
@@ -125,6 +126,7 @@ def build_record(
     computed_block: int | None,
     detailed: bool = True,
     realtime: bool = True,
+    inputs: CycleInputs | None = None,
 ) -> TraceRecord:
     """The statement parameters of `trace` (see the module doc for what is stored)."""
     hot = _hotkeys_per_uid(nodes, trace.n_uids)
@@ -147,6 +149,7 @@ def build_record(
         "submitted_uids": int_array(trace.submitted_uids) if produced else None,
         "submitted_weights": float8_array(trace.submitted_weights) if produced else None,
         "submitted_u16": int_array(trace.submitted_u16) if produced else None,
+        "inputs": inputs_json(inputs) if inputs is not None else None,
     }
     expected = dict(zip(trace.emit_uids.tolist(), trace.emit_u16.tolist(), strict=True))
     return TraceRecord(

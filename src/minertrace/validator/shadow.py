@@ -179,6 +179,7 @@ class Shadow:
             computed_block=block,
             detailed=ctx.settings.enable_detailed_pathways,
             realtime=ctx.settings.enable_realtime_updates,
+            inputs=inputs,
         )
         state = SubmissionState(status=status, error=reason)
         with ctx.engine.begin() as conn:
