@@ -16,6 +16,7 @@ from minertrace.explain import explain
 from minertrace.store import record_scores
 from minertrace.validator.cycle import CycleContext, run_cycle
 from minertrace.validator.node_sync import sync_nodes
+from minertrace.validator.replay import ReplayError, replay_cycle
 from minertrace.vocabulary import SubmissionStatus
 from minertrace.weights import GaiaRules, StoredCycle
 from minertrace.weights.template import TemplateRules
@@ -92,6 +93,9 @@ async def test_template_cycles_submit_and_carry_their_state(
     assert all(s["submitted_weight"] is not None for s in stats)
     held = await chain.weights_of(NETUID, 1)
     assert held == dict(zip(second.emit_uids.tolist(), second.emit_u16.tolist(), strict=True))
+    # What-if replay speaks Gaia's WeightConfig: a template cycle is refused, not misread.
+    with pytest.raises(ReplayError, match="'template' weight rules"):
+        replay_cycle(engine, rows[1]["id"])
 
 
 async def test_explain_shows_the_template_stages(chain: LocalChain, engine: Engine) -> None:

@@ -32,6 +32,7 @@ from minertrace.validator.replay_overrides import (
 )
 from minertrace.vocabulary import SCORE_TASK_GEOMAGNETIC, SCORE_TASK_WEATHER, SOIL_TASK_PREFIX
 from minertrace.weights import CycleInputs, CycleTrace, ScoreRow, WeightConfig, compute_cycle
+from minertrace.weights.rules import DEFAULT_RULES
 
 
 class ReplayError(RuntimeError):
@@ -161,6 +162,12 @@ def _load(bind: Engine | Connection, cycle_id: int) -> tuple[ReplaySource, Cycle
         src = replay_source(conn, cycle_id)
         if src is None:
             raise CycleNotFoundError(f"cycle {cycle_id} does not exist")
+        if src.rules not in (None, DEFAULT_RULES):
+            # What-if overrides are WeightConfig fields, and the comparison reads Gaia's stages.
+            raise ReplayError(
+                f"cycle {cycle_id} was computed by the {src.rules!r} weight rules; replay "
+                f"recomputes cycles of the {DEFAULT_RULES!r} rules only"
+            )
         if src.inputs is None:
             raise MissingInputsError(
                 f"cycle {cycle_id} cannot be replayed: it was recorded before minertrace stored "

@@ -23,12 +23,14 @@ class ReplaySource:
     submitted_uids: list[int] | None
     submitted_weights: list[float] | None
     submitted_u16: list[int] | None
+    rules: str | None
+    """The `rules` scalar: which weight rules computed the cycle (None: Gaia's, the default)."""
 
 
 _REPLAY = text(
     """
     SELECT id, n_uids, config, score_rows, inputs, stages, final_weights, submitted_uids,
-           submitted_weights, submitted_u16
+           submitted_weights, submitted_u16, scalars ->> 'rules' AS rules
       FROM weight_submissions WHERE id = :id
     """
 )
