@@ -3,7 +3,7 @@
 One transaction per sync (`minertrace.store.write_metagraph`): the UIDs whose hotkey changed
 (deregistration and re-registration) or that left the metagraph lose their stats rows and
 their score entries (set to NaN), so an old miner's scores never feed the new miner's weight;
-then the whole metagraph is upserted.
+then the metagraph is upserted (only the rows whose values changed are rewritten).
 
 After the commit, `minertrace.store.delete_stale_rows` removes any stats row whose
 (miner_uid, miner_hotkey) no longer matches node_table (the bulk cleanup).
