@@ -259,7 +259,7 @@ def write_metagraph(
             conn.execute(_DELETE_NODES, {"uids": removed})
         upserted = conn.execute(_UPSERT_NODES, columns).all()
         if not upserted:
-            conn.execute(_STAMP_SYNC, {"now": now, "uid": max(columns["uids"])})
+            conn.execute(_STAMP_SYNC, {"now": now, "uid": max(n.uid for n in neurons)})
     return MetagraphWrite(
         inserted_uids=sorted(int(r.uid) for r in upserted if r.inserted),
         updated_uids=sorted(int(r.uid) for r in upserted if not r.inserted),
