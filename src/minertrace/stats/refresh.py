@@ -1,6 +1,8 @@
-"""Period statistics from `score_table` into `miner_performance_stats`: one statement computes
-every requested period into a temporary table (one read of the score rows), then one set-based
-upsert per period writes them (the SQL: `minertrace.store.stats_sql`).
+"""Period statistics from `score_table` into `miner_performance_stats`: the score entries of
+every requested period are read once, in blocks of miners, and reduced in numpy to cells and
+exact percentiles (`minertrace.stats.cells`); one statement rolls the periods up from them into
+a temporary table, then one set-based upsert per period writes them (the SQL:
+`minertrace.store.stats_sql`).
 
 The rules (documented for users in the README, "Period statistics and retention"):
 
@@ -22,11 +24,15 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
+import numpy as np
 from sqlalchemy import Connection, Engine
 
+from minertrace.stats.cells import Cells, Distribution, compute_cells, compute_distribution
 from minertrace.stats.periods import Period, current_periods, period_for
 from minertrace.store import delete_stale_rows, transaction, write_period_stats
-from minertrace.store.stats_sql import STATS_COLUMNS
+from minertrace.store.arrays import PgArray, bool_array, float8_array, int_array
+from minertrace.store.score_matrix import count_runs, miner_width, read_score_block
+from minertrace.store.stats_sql import QUANTILES, STATS_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +45,9 @@ TREND_MIN_CORRELATION: Final = 0.5
 TREND_MIN_SLOPE: Final = 0.001
 # Daily averages whose standard deviation is below this are flat (stable, confidence 0).
 TREND_FLAT_SPREAD: Final = 1e-9
+# Score entries held in memory at once (runs x miners of a block, 8 bytes each): the refresh
+# reads the miners in blocks of columns so that memory does not grow with miners x history.
+BLOCK_ENTRIES: Final = 16_000_000
 
 
 def trend_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
@@ -83,15 +92,61 @@ def _segment_plan(periods: list[Period], now: datetime) -> dict[str, Any]:
     }
 
 
-def _refresh(conn: Connection, periods: list[Period], now: datetime) -> dict[Period, int]:
-    """Compute every period in one statement, then write each with one upsert."""
-    counts = dict(
-        zip(
-            periods,
-            write_period_stats(conn, periods, _segment_plan(periods, now), now),
-            strict=True,
-        )
+def _cat(parts: list[Any], kind: Any) -> Any:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=kind)
+
+
+def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) -> dict[str, PgArray]:
+    """The cells and percentiles of every miner, as the compute statement's array parameters.
+
+    Miners are read in blocks of columns, as many as fit `block_entries` with the window's
+    runs.
+    """
+    width = miner_width(conn)
+    step = max(1, block_entries // max(1, count_runs(conn, plan)))
+    cells: list[Cells] = []
+    dists: list[Distribution] = []
+    for first in range(0, width, step):
+        runs, matrix = read_score_block(conn, plan, first, min(width, first + step))
+        cells.append(compute_cells(runs.seg, runs.task, runs.day, runs.final, matrix, first))
+        dists.append(compute_distribution(runs.seg, matrix, first, plan["seg_lo"], plan["seg_hi"]))
+        del matrix
+
+    def field(name: str, kind: Any) -> Any:
+        return _cat([getattr(c, name) for c in cells], kind)
+
+    percentiles = (
+        np.concatenate([d.percentiles for d in dists]) if dists else np.zeros((0, len(QUANTILES)))
     )
+    return {
+        "cell_uid": int_array(field("uid", np.int64)),
+        "cell_seg": int_array(field("seg", np.int64)),
+        "cell_task": int_array(field("task", np.int64)),
+        "cell_day": int_array(field("day", np.int64)),
+        "cell_final": bool_array(field("final", bool)),
+        "cell_attempted": int_array(field("attempted", np.int64), "int8"),
+        "cell_completed": int_array(field("completed", np.int64), "int8"),
+        "cell_total": float8_array(field("total", np.float64)),
+        "cell_best": float8_array(field("best", np.float64)),
+        "cell_latest": int_array(field("latest_seq", np.int64), "int8"),
+        "cell_last_completed": int_array(field("last_completed_seq", np.int64), "int8"),
+        "dist_pid": int_array(_cat([d.pid for d in dists], np.int64)),
+        "dist_uid": int_array(_cat([d.uid for d in dists], np.int64)),
+        "dist_n": int_array(_cat([d.count for d in dists], np.int64), "int8"),
+        **{
+            f"dist_p{round(q * 100)}": float8_array(percentiles[:, i], nulls=True)
+            for i, q in enumerate(QUANTILES)
+        },
+    }
+
+
+def _refresh(
+    conn: Connection, periods: list[Period], now: datetime, block_entries: int = BLOCK_ENTRIES
+) -> dict[Period, int]:
+    """Reduce the entries in numpy, roll every period up in one statement, write each."""
+    plan = _segment_plan(periods, now)
+    plan.update(_entry_params(conn, plan, block_entries))
+    counts = dict(zip(periods, write_period_stats(conn, periods, plan, now), strict=True))
     for period, count in counts.items():
         logger.info(
             "refreshed %s statistics for %d miners (%s to %s)",
