@@ -1,7 +1,8 @@
 """The per-entry work of a period refresh, in numpy: cells and exact percentiles.
 
-A score matrix has one row per run (in run order) and one column per miner, NaN where the
-miner has no entry. Two reductions need every entry:
+A score matrix has one row per miner and one column per run (runs grouped as the cells are),
+NaN where the miner has no entry; each miner's entries are contiguous, so the reductions and
+sorts run over contiguous memory. Two reductions need every entry:
 
 - the *cells*: per miner and group of runs (segment, task, UTC day, finality) the attempted
   and completed counts, sum, best entry, and the run numbers of the latest entry and of the
@@ -13,12 +14,14 @@ miner has no entry. Two reductions need every entry:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from minertrace.store.score_matrix import ScoreRuns
 from minertrace.store.stats_sql import QUANTILES
 
 
@@ -51,79 +54,59 @@ class Distribution:
     """Shape (rows, len(QUANTILES))."""
 
 
-def compute_cells(
-    seg: NDArray[np.int64],
-    task: NDArray[np.int64],
-    day: NDArray[np.int64],
-    final: NDArray[np.bool_],
-    matrix: NDArray[np.float64],
-    first_uid: int,
-) -> Cells:
-    """The cells of the miners in `matrix`'s columns (column j is UID first_uid + j).
+def compute_cells(runs: ScoreRuns, matrix: NDArray[np.float64], first_uid: int) -> Cells:
+    """The cells of the miners in `matrix`'s rows (row i is UID first_uid + i).
 
-    Sums run over the entries in run order.
+    `runs` are grouped (`minertrace.store.score_matrix`), so each group is a block of columns.
     """
-    width = matrix.shape[1]
-    if not seg.size or not width:
+    width = matrix.shape[0]
+    if not len(runs) or not width:
         none = np.zeros(0, dtype=np.int64)
-        return Cells(
-            none,
-            none,
-            none,
-            none,
-            none.astype(bool),
-            none,
-            none,
-            none.astype(np.float64),
-            none.astype(np.float64),
-            none,
-            none,
-        )
-    keys = np.stack([seg, task, day, final.astype(np.int64)], axis=1)
-    groups, group_of = np.unique(keys, axis=0, return_inverse=True)
-    order = np.argsort(group_of.reshape(-1), kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(group_of.reshape(-1)[order]) != 0])
-    values = matrix[order]
-    seq = (order + 1).astype(np.int64)[:, None]
-    finite = np.isfinite(values)
-    done = finite & (values > 0)
-    attempted = np.add.reduceat(finite, starts, axis=0, dtype=np.int64)
-    g, u = np.nonzero(attempted)
+        flat = none.astype(np.float64)
+        return Cells(none, none, none, none, none.astype(bool), none, none, flat, flat, none, none)
+    keys = np.stack([runs.seg, runs.task, runs.day, runs.final.astype(np.int64)], axis=1)
+    starts = np.flatnonzero(np.r_[True, (np.diff(keys, axis=0) != 0).any(axis=1)])
+    seq = runs.seq[None, :]
+    finite = np.isfinite(matrix)
+    done = finite & (matrix > 0)
 
-    def reduce(ufunc: np.ufunc, data: NDArray[Any]) -> NDArray[Any]:
-        out: NDArray[Any] = ufunc.reduceat(data, starts, axis=0)[g, u]
+    def reduce(ufunc: np.ufunc, data: NDArray[Any], **kwargs: Any) -> NDArray[Any]:
+        out: NDArray[Any] = ufunc.reduceat(data, starts, axis=1, **kwargs)
         return out
 
+    attempted = reduce(np.add, finite.view(np.uint8), dtype=np.int64)
+    u, g = np.nonzero(attempted)
+    group = keys[starts[g]]
     return Cells(
         uid=u.astype(np.int64) + first_uid,
-        seg=groups[g, 0],
-        task=groups[g, 1],
-        day=groups[g, 2],
-        final=groups[g, 3].astype(bool),
-        attempted=attempted[g, u],
-        completed=np.add.reduceat(done, starts, axis=0, dtype=np.int64)[g, u],
-        total=reduce(np.add, np.where(finite, values, 0.0)),
-        best=reduce(np.maximum, np.where(finite, values, -np.inf)),
-        latest_seq=reduce(np.maximum, np.where(finite, seq, 0)),
-        last_completed_seq=reduce(np.maximum, np.where(done, seq, 0)),
+        seg=group[:, 0],
+        task=group[:, 1],
+        day=group[:, 2],
+        final=group[:, 3].astype(bool),
+        attempted=attempted[u, g],
+        completed=reduce(np.add, done.view(np.uint8), dtype=np.int64)[u, g],
+        total=reduce(np.add, np.where(finite, matrix, 0.0))[u, g],
+        best=reduce(np.maximum, np.where(finite, matrix, -np.inf))[u, g],
+        latest_seq=reduce(np.maximum, np.where(finite, seq, 0))[u, g],
+        last_completed_seq=reduce(np.maximum, np.where(done, seq, 0))[u, g],
     )
 
 
 def _percentiles(
     ordered: NDArray[np.float64], n: NDArray[np.int64], out: NDArray[np.float64]
 ) -> None:
-    """`percentile_cont` of each column's first n[j] sorted values into out (NaN if n is 0)."""
-    columns = np.arange(ordered.shape[1])
+    """`percentile_cont` of each row's first n[j] sorted values into out (NaN if n is 0)."""
+    miners = np.arange(ordered.shape[0])
     for i, q in enumerate(QUANTILES):
         # PostgreSQL: x = q * (n - 1); lo + ((x - floor(x)) * (hi - lo)), in float8.
         x = np.float64(q) * (n - 1).astype(np.float64)
         below = np.floor(x)
         above = np.ceil(x)
-        if not ordered.shape[0]:
+        if not ordered.shape[1]:
             out[:, i] = np.nan
             continue
-        low = ordered[np.clip(below, 0, None).astype(np.int64), columns]
-        high = ordered[np.clip(above, 0, None).astype(np.int64), columns]
+        low = ordered[miners, np.clip(below, 0, None).astype(np.int64)]
+        high = ordered[miners, np.clip(above, 0, None).astype(np.int64)]
         # Miners without entries compute on +Infinity; masked to NaN.
         with np.errstate(invalid="ignore"):
             out[:, i] = np.where(n > 0, low + ((x - below) * (high - low)), np.nan)
@@ -138,17 +121,24 @@ def compute_distribution(
 ) -> Distribution:
     """Count and percentiles of each miner's attempted entries in each period.
 
-    Period k is the runs with seg_lo[k] <= seg <= seg_hi[k]; segments grow with the run order,
-    so that is one range of rows. Non-finite entries become +Infinity and sort last, so a
-    miner's n attempted entries are the first n of its sorted column.
+    Period k is the runs with seg_lo[k] <= seg <= seg_hi[k], a range of rows (rows are grouped
+    by segment first). Each segment is sorted once per miner; a period's sorted values are then
+    a merge of its segments' sorted runs (a stable sort is a run-merging timsort, about linear).
+    Non-finite entries become +Infinity and sort last, so a miner's n attempted entries are the
+    first n of its sorted values.
     """
-    width = matrix.shape[1]
+    width = matrix.shape[0]
+    finite = np.isfinite(matrix)
+    by_miner = np.where(finite, matrix, np.inf)
+    bounds = np.flatnonzero(np.r_[True, np.diff(seg) != 0, True])
+    for a, b in itertools.pairwise(bounds):
+        by_miner[:, a:b].sort(axis=1)
     pids, counts, percentiles = [], [], []
     for pid, (lo, hi) in enumerate(zip(seg_lo, seg_hi, strict=True)):
-        block = matrix[np.searchsorted(seg, lo, "left") : np.searchsorted(seg, hi, "right")]
-        finite = np.isfinite(block)
-        n = finite.sum(axis=0).astype(np.int64)
-        ordered = np.sort(np.where(finite, block, np.inf), axis=0)
+        a, b = np.searchsorted(seg, lo, "left"), np.searchsorted(seg, hi, "right")
+        n = finite[:, a:b].sum(axis=1).astype(np.int64)
+        pieces = np.unique(seg[a:b]).size
+        ordered = by_miner[:, a:b] if pieces <= 1 else np.sort(by_miner[:, a:b], 1, "stable")
         rows = np.empty((width, len(QUANTILES)))
         _percentiles(ordered, n, rows)
         pids.append(np.full(width, pid, dtype=np.int64))

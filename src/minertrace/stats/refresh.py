@@ -108,7 +108,7 @@ def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) ->
     dists: list[Distribution] = []
     for first in range(0, width, step):
         runs, matrix = read_score_block(conn, plan, first, min(width, first + step))
-        cells.append(compute_cells(runs.seg, runs.task, runs.day, runs.final, matrix, first))
+        cells.append(compute_cells(runs, matrix, first))
         dists.append(compute_distribution(runs.seg, matrix, first, plan["seg_lo"], plan["seg_hi"]))
         del matrix
 

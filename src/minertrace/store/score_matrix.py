@@ -1,9 +1,10 @@
 """The score rows of a statistics window as numpy: one row per run, one column per miner.
 
 The period refresh reduces the score entries in numpy (`minertrace.stats.cells`) instead of
-unnesting them in SQL: the arrays come over in PostgreSQL's binary format and become matrix
-rows with one `frombuffer` each. Rows are in the refresh's run order (created_at, task_name,
-task_id), so row i is the run numbered i + 1 by the compute statement's `row_number()`.
+unnesting them in SQL: the arrays come over in PostgreSQL's binary format and become the
+matrix with one `frombuffer`. Rows are grouped as the cells are (segment, task, UTC day,
+finality); each carries its run number `seq` in the refresh's run order (created_at,
+task_name, task_id), the compute statement's `row_number()`.
 Miners are read in column blocks (`score[a:b]`), so memory is bounded by the block, not by the
 number of miners.
 """
@@ -56,14 +57,15 @@ def _decode(data: bytes) -> NDArray[np.float64]:
 class _Float8ArrayLoader(Loader):
     format = Format.BINARY
 
-    def load(self, data: Any) -> NDArray[np.float64]:
-        return _decode(bytes(data))
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
 
 
 @dataclass(frozen=True)
 class ScoreRuns:
-    """The runs of a window in run order: per row its segment, task code, UTC day, finality."""
+    """The runs of a window, grouped: per row its run number, segment, task, UTC day, finality."""
 
+    seq: NDArray[np.int64]
     seg: NDArray[np.int64]
     task: NDArray[np.int64]
     day: NDArray[np.int64]
@@ -74,7 +76,8 @@ class ScoreRuns:
 
 
 _RUNS_SQL: Final = f"""
-SELECT width_bucket(s.created_at, CAST(%(bounds)s AS timestamptz[])) AS seg,
+SELECT row_number() OVER (ORDER BY s.created_at, s.task_name, s.task_id) AS seq,
+       width_bucket(s.created_at, CAST(%(bounds)s AS timestamptz[])) AS seg,
        {TASK_CODE} AS task,
        (s.created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-01' AS day,
        coalesce(s.status = 'completed'
@@ -83,7 +86,7 @@ SELECT width_bucket(s.created_at, CAST(%(bounds)s AS timestamptz[])) AS seg,
        s.score[%(first)s:%(last)s] AS score
   FROM score_table AS s
  WHERE s.created_at >= %(scan_start)s AND s.created_at < %(scan_end)s AND {RUN_FILTER}
- ORDER BY s.created_at, s.task_name, s.task_id
+ ORDER BY seg, task, day, final, seq
 """
 
 _COUNT_SQL: Final = f"""
@@ -118,6 +121,8 @@ def read_score_block(
 ) -> tuple[ScoreRuns, NDArray[np.float64]]:
     """The window's runs and their entries of UIDs first_uid .. stop_uid - 1 (NaN = none).
 
+    The matrix has one row per miner and one column per run (in `runs` order).
+
     `plan` holds `bounds`, `scan_start` and `scan_end` (see `minertrace.stats.refresh`).
     """
     params = {
@@ -132,18 +137,28 @@ def read_score_block(
         cur.execute(_RUNS_SQL, params)
         rows = cur.fetchall()
     width = stop_uid - first_uid
-    matrix = np.full((len(rows), width), np.nan)
-    for i, row in enumerate(rows):
-        scores = row[4]
-        if scores is not None and scores.size:
-            matrix[i, : scores.size] = scores[:width]
+    # Arrays of the full block width without NULLs (the usual case) decode in one go.
+    full = 20 + 12 * width
+    blobs = [r[5] for r in rows]
+    if width and all(b is not None and len(b) == full for b in blobs):
+        layout = np.dtype([("head", "V20"), ("entries", _ELEMENT, (width,))])
+        matrix = np.frombuffer(b"".join(blobs), dtype=layout)["entries"]["val"].astype(np.float64)
+    else:
+        matrix = np.full((len(rows), width), np.nan)
+        for i, blob in enumerate(blobs):
+            if blob is not None:
+                scores = _decode(blob)[:width]
+                matrix[i, : scores.size] = scores
+    columns = list(zip(*rows, strict=True))[:5] if rows else [()] * 5
     runs = ScoreRuns(
-        seg=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-        task=np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-        day=np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows)),
-        final=np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=len(rows)),
+        seq=np.array(columns[0], dtype=np.int64),
+        seg=np.array(columns[1], dtype=np.int64),
+        task=np.array(columns[2], dtype=np.int64),
+        day=np.array(columns[3], dtype=np.int64),
+        final=np.array(columns[4], dtype=bool),
     )
-    return runs, matrix
+    # Miners as rows: each miner's entries contiguous, as the reductions and sorts want them.
+    return runs, np.ascontiguousarray(matrix.T)
 
 
 __all__ = ["ScoreRuns", "count_runs", "miner_width", "read_score_block"]
