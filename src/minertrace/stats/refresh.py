@@ -140,12 +140,10 @@ def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) ->
     }
 
 
-def _refresh(
-    conn: Connection, periods: list[Period], now: datetime, block_entries: int = BLOCK_ENTRIES
-) -> dict[Period, int]:
+def _refresh(conn: Connection, periods: list[Period], now: datetime) -> dict[Period, int]:
     """Reduce the entries in numpy, roll every period up in one statement, write each."""
     plan = _segment_plan(periods, now)
-    plan.update(_entry_params(conn, plan, block_entries))
+    plan.update(_entry_params(conn, plan, BLOCK_ENTRIES))
     counts = dict(zip(periods, write_period_stats(conn, periods, plan, now), strict=True))
     for period, count in counts.items():
         logger.info(

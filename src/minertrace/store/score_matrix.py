@@ -75,18 +75,24 @@ class ScoreRuns:
         return int(self.seg.size)
 
 
+# The sorts carry the score arrays' TOAST pointers; the outer query slices (and so reads) each
+# array only after them (a subquery with ORDER BY is not flattened into its parent).
 _RUNS_SQL: Final = f"""
-SELECT row_number() OVER (ORDER BY s.created_at, s.task_name, s.task_id) AS seq,
-       width_bucket(s.created_at, CAST(%(bounds)s AS timestamptz[])) AS seg,
-       {TASK_CODE} AS task,
-       (s.created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-01' AS day,
-       coalesce(s.status = 'completed'
-                OR (s.task_name = 'weather' AND s.task_id LIKE 'final\\_weather\\_scores%%'),
-                false) AS final,
-       s.score[%(first)s:%(last)s] AS score
-  FROM score_table AS s
- WHERE s.created_at >= %(scan_start)s AND s.created_at < %(scan_end)s AND {RUN_FILTER}
- ORDER BY seg, task, day, final, seq
+SELECT r.seq, r.seg, r.task, r.day, r.final, r.score[%(first)s:%(last)s]
+  FROM (
+    SELECT row_number() OVER (ORDER BY s.created_at, s.task_name, s.task_id) AS seq,
+           width_bucket(s.created_at, CAST(%(bounds)s AS timestamptz[])) AS seg,
+           {TASK_CODE} AS task,
+           (s.created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-01' AS day,
+           coalesce(s.status = 'completed'
+                    OR (s.task_name = 'weather'
+                        AND s.task_id LIKE 'final\\_weather\\_scores%%'),
+                    false) AS final,
+           s.score
+      FROM score_table AS s
+     WHERE s.created_at >= %(scan_start)s AND s.created_at < %(scan_end)s AND {RUN_FILTER}
+     ORDER BY seg, task, day, final, seq
+  ) AS r
 """
 
 _COUNT_SQL: Final = f"""
