@@ -5,11 +5,11 @@ NaN where the miner has no entry; each miner's entries are contiguous, so the re
 sorts run over contiguous memory. Two reductions need every entry:
 
 - the *cells*: per miner and group of runs (segment, task, UTC day, finality) the attempted
-  and completed counts, sum, best entry, and the run numbers of the latest entry and of the
-  latest completed one; everything else rolls up from them in SQL;
-- the *distribution*: per miner and period the count of attempted entries and the
-  percentiles, computed exactly as PostgreSQL's `percentile_cont` (same float8 operations in
-  the same order, so bit for bit).
+  and completed counts, sum, best entry, and the run number of the latest entry; the rest
+  rolls up from them in SQL;
+- the *distribution*: per miner and period the count of attempted entries, the trailing
+  failures, and the percentiles, computed exactly as PostgreSQL's `percentile_cont` (same
+  float8 operations in the same order, so bit for bit).
 """
 
 from __future__ import annotations
@@ -39,17 +39,17 @@ class Cells:
     total: NDArray[np.float64]
     best: NDArray[np.float64]
     latest_seq: NDArray[np.int64]
-    last_completed_seq: NDArray[np.int64]
-    """0 when the cell has no completed entry."""
 
 
 @dataclass(frozen=True)
 class Distribution:
-    """Per (period, miner): attempted entries and the QUANTILES (NaN without entries)."""
+    """Per (period, miner): attempted entries, trailing failures, the QUANTILES (NaN if none)."""
 
     pid: NDArray[np.int64]
     uid: NDArray[np.int64]
     count: NDArray[np.int64]
+    failures: NDArray[np.int64]
+    """Attempted entries after the latest completed one in run order (all without one)."""
     percentiles: NDArray[np.float64]
     """Shape (rows, len(QUANTILES))."""
 
@@ -63,7 +63,7 @@ def compute_cells(runs: ScoreRuns, matrix: NDArray[np.float64], first_uid: int) 
     if not len(runs) or not width:
         none = np.zeros(0, dtype=np.int64)
         flat = none.astype(np.float64)
-        return Cells(none, none, none, none, none.astype(bool), none, none, flat, flat, none, none)
+        return Cells(none, none, none, none, none.astype(bool), none, none, flat, flat, none)
     keys = np.stack([runs.seg, runs.task, runs.day, runs.final.astype(np.int64)], axis=1)
     starts = np.flatnonzero(np.r_[True, (np.diff(keys, axis=0) != 0).any(axis=1)])
     seq = runs.seq[None, :]
@@ -88,7 +88,6 @@ def compute_cells(runs: ScoreRuns, matrix: NDArray[np.float64], first_uid: int) 
         total=reduce(np.add, np.where(finite, matrix, 0.0))[u, g],
         best=reduce(np.maximum, np.where(finite, matrix, -np.inf))[u, g],
         latest_seq=reduce(np.maximum, np.where(finite, seq, 0))[u, g],
-        last_completed_seq=reduce(np.maximum, np.where(done, seq, 0))[u, g],
     )
 
 
@@ -113,13 +112,13 @@ def _percentiles(
 
 
 def compute_distribution(
-    seg: NDArray[np.int64],
+    runs: ScoreRuns,
     matrix: NDArray[np.float64],
     first_uid: int,
     seg_lo: list[int],
     seg_hi: list[int],
 ) -> Distribution:
-    """Count and percentiles of each miner's attempted entries in each period.
+    """Count, trailing failures and percentiles of each miner's entries in each period.
 
     Period k is the runs with seg_lo[k] <= seg <= seg_hi[k], a range of rows (rows are grouped
     by segment first). Each segment is sorted once per miner; a period's sorted values are then
@@ -128,15 +127,20 @@ def compute_distribution(
     first n of its sorted values.
     """
     width = matrix.shape[0]
+    seg = runs.seg
     finite = np.isfinite(matrix)
+    done = finite & (matrix > 0)
     by_miner = np.where(finite, matrix, np.inf)
     bounds = np.flatnonzero(np.r_[True, np.diff(seg) != 0, True])
     for a, b in itertools.pairwise(bounds):
         by_miner[:, a:b].sort(axis=1)
-    pids, counts, percentiles = [], [], []
+    pids, counts, failures, percentiles = [], [], [], []
     for pid, (lo, hi) in enumerate(zip(seg_lo, seg_hi, strict=True)):
         a, b = np.searchsorted(seg, lo, "left"), np.searchsorted(seg, hi, "right")
         n = finite[:, a:b].sum(axis=1).astype(np.int64)
+        seq = runs.seq[None, a:b]
+        last_done = np.where(done[:, a:b], seq, 0).max(axis=1, initial=0)
+        failures.append((finite[:, a:b] & (seq > last_done[:, None])).sum(axis=1, dtype=np.int64))
         pieces = np.unique(seg[a:b]).size
         ordered = by_miner[:, a:b] if pieces <= 1 else np.sort(by_miner[:, a:b], 1, "stable")
         rows = np.empty((width, len(QUANTILES)))
@@ -148,6 +152,7 @@ def compute_distribution(
         pid=np.concatenate(pids) if pids else np.zeros(0, dtype=np.int64),
         uid=np.tile(np.arange(width, dtype=np.int64) + first_uid, len(pids)),
         count=np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64),
+        failures=np.concatenate(failures) if failures else np.zeros(0, dtype=np.int64),
         percentiles=np.concatenate(percentiles) if percentiles else np.zeros((0, 5)),
     )
 

@@ -47,7 +47,7 @@ TREND_MIN_SLOPE: Final = 0.001
 TREND_FLAT_SPREAD: Final = 1e-9
 # Score entries held in memory at once (runs x miners of a block, 8 bytes each): the refresh
 # reads the miners in blocks of columns so that memory does not grow with miners x history.
-BLOCK_ENTRIES: Final = 16_000_000
+BLOCK_ENTRIES: Final = 4_000_000
 
 
 def trend_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
@@ -109,7 +109,7 @@ def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) ->
     for first in range(0, width, step):
         runs, matrix = read_score_block(conn, plan, first, min(width, first + step))
         cells.append(compute_cells(runs, matrix, first))
-        dists.append(compute_distribution(runs.seg, matrix, first, plan["seg_lo"], plan["seg_hi"]))
+        dists.append(compute_distribution(runs, matrix, first, plan["seg_lo"], plan["seg_hi"]))
         del matrix
 
     def field(name: str, kind: Any) -> Any:
@@ -129,10 +129,10 @@ def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) ->
         "cell_total": float8_array(field("total", np.float64)),
         "cell_best": float8_array(field("best", np.float64)),
         "cell_latest": int_array(field("latest_seq", np.int64), "int8"),
-        "cell_last_completed": int_array(field("last_completed_seq", np.int64), "int8"),
         "dist_pid": int_array(_cat([d.pid for d in dists], np.int64)),
         "dist_uid": int_array(_cat([d.uid for d in dists], np.int64)),
         "dist_n": int_array(_cat([d.count for d in dists], np.int64), "int8"),
+        "dist_failures": int_array(_cat([d.failures for d in dists], np.int64), "int8"),
         **{
             f"dist_p{round(q * 100)}": float8_array(percentiles[:, i], nulls=True)
             for i, q in enumerate(QUANTILES)

@@ -83,10 +83,6 @@ TASK_CODE: Final = (
 STAGING_TABLE: Final = "minertrace_period_stats"
 """The temporary table (dropped at the end of the refresh) holding the computed rows."""
 
-# Attempted = finite. NaN sorts above +Infinity in PostgreSQL, so the two strict bounds drop
-# NULL, NaN and both infinities in one range test.
-_IS_FINITE = "{0} > '-Infinity'::float8 AND {0} < 'Infinity'::float8"
-
 QUANTILES: Final = (0.1, 0.25, 0.5, 0.75, 0.9)
 """The score_distribution percentiles (keys p10 ... p90), interpolated as `percentile_cont`
 (computed by `minertrace.stats.cells`)."""
@@ -154,16 +150,15 @@ cells AS (
     -- One row per miner, task, UTC day, segment and finality with entries.
     SELECT c.uid, c.seg, (ARRAY['weather', 'geomagnetic', 'soil_moisture'])[c.task + 1] AS task,
            c.day, c.final, c.attempted, c.completed, c.total, c.best,
-           nullif(c.latest_seq, 0) AS latest_seq,
-           nullif(c.last_completed_seq, 0) AS last_completed_seq
+           nullif(c.latest_seq, 0) AS latest_seq
     FROM unnest(
         CAST(:cell_uid AS int4[]), CAST(:cell_seg AS int4[]), CAST(:cell_task AS int4[]),
         CAST(:cell_day AS int4[]), CAST(:cell_final AS bool[]),
         CAST(:cell_attempted AS int8[]), CAST(:cell_completed AS int8[]),
         CAST(:cell_total AS float8[]), CAST(:cell_best AS float8[]),
-        CAST(:cell_latest AS int8[]), CAST(:cell_last_completed AS int8[])
+        CAST(:cell_latest AS int8[])
     ) AS c(uid, seg, task, day, final, attempted, completed, total, best,
-           latest_seq, last_completed_seq)
+           latest_seq)
 ),
 per_task AS (
     SELECT p.pid, c.uid, c.task,
@@ -172,8 +167,7 @@ per_task AS (
            coalesce(sum(c.completed) FILTER (WHERE c.final), 0) AS scored,
            sum(c.total) / sum(c.attempted) AS avg_score,
            max(c.best) AS best,
-           max(c.latest_seq) AS latest_seq,
-           max(c.last_completed_seq) AS last_completed_seq
+           max(c.latest_seq) AS latest_seq
     FROM cells AS c
     JOIN periods AS p ON c.seg BETWEEN p.lo AND p.hi
     GROUP BY p.pid, c.uid, c.task
@@ -187,40 +181,17 @@ ranked AS (
     JOIN runs AS lr ON lr.seq = t.latest_seq
 ),
 per_uid AS (
-    SELECT pid, uid, max(last_completed_seq) AS last_completed_seq, max(latest_seq) AS latest_seq
+    SELECT pid, uid, max(latest_seq) AS latest_seq
     FROM per_task
     GROUP BY pid, uid
 ),
-last_ok AS (
-    SELECT u.pid, u.uid, u.last_completed_seq AS seq, r.day
-    FROM per_uid AS u
-    LEFT JOIN runs AS r ON r.seq = u.last_completed_seq
-),
-failures_after AS (
-    -- Trailing failures, part 1: every attempted entry of the period on the days after the
-    -- day of the miner's last completed entry (all of them when it never completed one).
-    SELECT k.pid, k.uid, sum(c.attempted) AS n
-    FROM last_ok AS k
-    JOIN periods AS p ON p.pid = k.pid
-    JOIN cells AS c ON c.uid = k.uid AND c.seg BETWEEN p.lo AND p.hi
-    WHERE k.day IS NULL OR c.day > k.day
-    GROUP BY k.pid, k.uid
-),
-failures_same_day AS (
-    -- Part 2: attempted entries of the period later on that same day.
-    SELECT k.pid, k.uid, count(*) AS n
-    FROM last_ok AS k
-    JOIN periods AS p ON p.pid = k.pid
-    JOIN runs AS r ON r.day = k.day AND r.seq > k.seq AND r.seg BETWEEN p.lo AND p.hi
-    WHERE {_IS_FINITE.format("r.score[k.uid + 1]")}
-    GROUP BY k.pid, k.uid
-),
 distribution AS (
-    SELECT d.pid, d.uid, d.n, ARRAY[{quantile_columns}] AS p
+    -- Trailing failures: attempted entries after the miner's latest completed one.
+    SELECT d.pid, d.uid, d.n, d.failures, ARRAY[{quantile_columns}] AS p
     FROM unnest(
         CAST(:dist_pid AS int4[]), CAST(:dist_uid AS int4[]), CAST(:dist_n AS int8[]),
-        {quantile_params}
-    ) AS d(pid, uid, n, {quantile_columns})
+        CAST(:dist_failures AS int8[]), {quantile_params}
+    ) AS d(pid, uid, n, failures, {quantile_columns})
 ),
 daily AS (
     SELECT p.pid, c.uid, c.day::float8 AS x, sum(c.total) / sum(c.attempted) AS y
@@ -255,7 +226,7 @@ per_miner AS (
         m.hotkey,
         {",".join(_task_select(task) for task in TASKS)},
         la.created_at AS last_active,
-        coalesce(fa.n, 0) + coalesce(fs.n, 0) AS failures,
+        coalesce(d.failures, 0) AS failures,
         d.n AS dist_n,
         d.p AS dist_p,
         tr.days AS trend_days,
@@ -266,8 +237,6 @@ per_miner AS (
     {" ".join(_task_join(task) for task in TASKS)}
     LEFT JOIN per_uid AS u ON u.pid = p.pid AND u.uid = m.uid
     LEFT JOIN runs AS la ON la.seq = u.latest_seq
-    LEFT JOIN failures_after AS fa ON fa.pid = p.pid AND fa.uid = m.uid
-    LEFT JOIN failures_same_day AS fs ON fs.pid = p.pid AND fs.uid = m.uid
     LEFT JOIN distribution AS d ON d.pid = p.pid AND d.uid = m.uid
     LEFT JOIN trend AS tr ON tr.pid = p.pid AND tr.uid = m.uid
 ),
