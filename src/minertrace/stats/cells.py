@@ -2,14 +2,16 @@
 
 A score matrix has one row per miner and one column per run (runs grouped as the cells are),
 NaN where the miner has no entry; each miner's entries are contiguous, so the reductions and
-sorts run over contiguous memory. Two reductions need every entry:
+sorts run over contiguous memory. Everything that needs every entry happens here:
 
 - the *cells*: per miner and group of runs (segment, task, UTC day, finality) the attempted
-  and completed counts, sum, best entry, and the run number of the latest entry; the rest
-  rolls up from them in SQL;
+  and completed counts, sum, best entry and the run number of the latest entry, rolled up
+  into per (period, miner, task) rows and per (period, miner, day) trend points;
 - the *distribution*: per miner and period the count of attempted entries, the trailing
   failures, and the percentiles, computed exactly as PostgreSQL's `percentile_cont` (same
   float8 operations in the same order, so bit for bit).
+
+The SQL (`minertrace.store.stats_sql`) ranks and combines these small arrays.
 """
 
 from __future__ import annotations
@@ -27,18 +29,44 @@ from minertrace.store.stats_sql import QUANTILES
 
 @dataclass(frozen=True)
 class Cells:
-    """One entry per (miner, group of runs) with at least one attempted entry."""
+    """Per miner (rows) and group of runs (columns): the reductions of the group's entries.
 
-    uid: NDArray[np.int64]
-    seg: NDArray[np.int64]
-    task: NDArray[np.int64]
-    day: NDArray[np.int64]
-    final: NDArray[np.bool_]
+    A group is the runs of one (segment, task, UTC day, finality), `keys[g]`.
+    """
+
+    keys: NDArray[np.int64]
     attempted: NDArray[np.int64]
     completed: NDArray[np.int64]
     total: NDArray[np.float64]
     best: NDArray[np.float64]
     latest_seq: NDArray[np.int64]
+    """0 when the miner has no entry in the group."""
+
+
+@dataclass(frozen=True)
+class TaskRows:
+    """Per (period, miner, task) with entries: the task columns' inputs."""
+
+    pid: NDArray[np.int64]
+    uid: NDArray[np.int64]
+    task: NDArray[np.int64]
+    attempted: NDArray[np.int64]
+    completed: NDArray[np.int64]
+    scored: NDArray[np.int64]
+    total: NDArray[np.float64]
+    best: NDArray[np.float64]
+    latest_seq: NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class TrendPoints:
+    """Per (period, miner, UTC day in the trend window) with entries: sum and count."""
+
+    pid: NDArray[np.int64]
+    uid: NDArray[np.int64]
+    day: NDArray[np.int64]
+    total: NDArray[np.float64]
+    attempted: NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -54,41 +82,103 @@ class Distribution:
     """Shape (rows, len(QUANTILES))."""
 
 
-def compute_cells(runs: ScoreRuns, matrix: NDArray[np.float64], first_uid: int) -> Cells:
-    """The cells of the miners in `matrix`'s rows (row i is UID first_uid + i).
+def _group_sums(values: NDArray[np.float64], starts: NDArray[np.intp]) -> NDArray[np.float64]:
+    """Per row, the sum of each block of columns starting at `starts`, added in column order.
+
+    numpy's own reductions pick pairwise or sequential summation by memory layout, so their
+    last bit would depend on how many miners a block holds; this order does not.
+    """
+    sizes = np.diff(np.r_[starts, values.shape[1]])
+    out = np.zeros((values.shape[0], starts.size))
+    for k in range(int(sizes.max(initial=0))):
+        live = sizes > k
+        out[:, live] += values[:, starts[live] + k]
+    return out
+
+
+def _row_sums(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per row, the sum of the columns in column order (cumsum never reorders)."""
+    if not values.shape[1]:
+        return np.zeros(values.shape[0])
+    out: NDArray[np.float64] = np.cumsum(values, axis=1)[:, -1]
+    return out
+
+
+def compute_cells(runs: ScoreRuns, matrix: NDArray[np.float64]) -> Cells:
+    """The cells of the miners in `matrix`'s rows.
 
     `runs` are grouped (`minertrace.store.score_matrix`), so each group is a block of columns.
     """
-    width = matrix.shape[0]
-    if not len(runs) or not width:
-        none = np.zeros(0, dtype=np.int64)
+    if not len(runs):
+        none = np.zeros((matrix.shape[0], 0), dtype=np.int64)
         flat = none.astype(np.float64)
-        return Cells(none, none, none, none, none.astype(bool), none, none, flat, flat, none)
+        return Cells(np.zeros((0, 4), dtype=np.int64), none, none, flat, flat, none)
     keys = np.stack([runs.seg, runs.task, runs.day, runs.final.astype(np.int64)], axis=1)
     starts = np.flatnonzero(np.r_[True, (np.diff(keys, axis=0) != 0).any(axis=1)])
     seq = runs.seq[None, :]
     finite = np.isfinite(matrix)
-    done = finite & (matrix > 0)
 
     def reduce(ufunc: np.ufunc, data: NDArray[Any], **kwargs: Any) -> NDArray[Any]:
         out: NDArray[Any] = ufunc.reduceat(data, starts, axis=1, **kwargs)
         return out
 
-    attempted = reduce(np.add, finite.view(np.uint8), dtype=np.int64)
-    u, g = np.nonzero(attempted)
-    group = keys[starts[g]]
     return Cells(
-        uid=u.astype(np.int64) + first_uid,
-        seg=group[:, 0],
-        task=group[:, 1],
-        day=group[:, 2],
-        final=group[:, 3].astype(bool),
-        attempted=attempted[u, g],
-        completed=reduce(np.add, done.view(np.uint8), dtype=np.int64)[u, g],
-        total=reduce(np.add, np.where(finite, matrix, 0.0))[u, g],
-        best=reduce(np.maximum, np.where(finite, matrix, -np.inf))[u, g],
-        latest_seq=reduce(np.maximum, np.where(finite, seq, 0))[u, g],
+        keys=keys[starts],
+        attempted=reduce(np.add, finite.view(np.uint8), dtype=np.int64),
+        completed=reduce(np.add, (finite & (matrix > 0)).view(np.uint8), dtype=np.int64),
+        total=_group_sums(np.where(finite, matrix, 0.0), starts),
+        best=reduce(np.maximum, np.where(finite, matrix, -np.inf)),
+        latest_seq=reduce(np.maximum, np.where(finite, seq, 0)),
     )
+
+
+def _cat(parts: list[NDArray[Any]], dtype: Any) -> NDArray[Any]:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def roll_up_tasks(cells: Cells, first_uid: int, seg_lo: list[int], seg_hi: list[int]) -> TaskRows:
+    """Each period's cells summed per miner and task (period k: segments lo[k] .. hi[k])."""
+    seg, task, final = cells.keys[:, 0], cells.keys[:, 1], cells.keys[:, 3].astype(bool)
+    uids = np.arange(cells.attempted.shape[0], dtype=np.int64) + first_uid
+    parts: dict[str, list[NDArray[Any]]] = {f: [] for f in TaskRows.__dataclass_fields__}
+    for pid, (lo, hi) in enumerate(zip(seg_lo, seg_hi, strict=True)):
+        for code in range(3):
+            pick = (seg >= lo) & (seg <= hi) & (task == code)
+            attempted = cells.attempted[:, pick].sum(axis=1)
+            keep = attempted > 0
+            parts["pid"].append(np.full(int(keep.sum()), pid, dtype=np.int64))
+            parts["uid"].append(uids[keep])
+            parts["task"].append(np.full(int(keep.sum()), code, dtype=np.int64))
+            parts["attempted"].append(attempted[keep])
+            parts["completed"].append(cells.completed[keep][:, pick].sum(axis=1))
+            parts["scored"].append(cells.completed[keep][:, pick & final].sum(axis=1))
+            parts["total"].append(_row_sums(cells.total[keep][:, pick]))
+            parts["best"].append(cells.best[keep][:, pick].max(axis=1, initial=-np.inf))
+            parts["latest_seq"].append(cells.latest_seq[keep][:, pick].max(axis=1, initial=0))
+    kinds = {"total": np.float64, "best": np.float64}
+    return TaskRows(**{f: _cat(v, kinds.get(f, np.int64)) for f, v in parts.items()})
+
+
+def trend_points(
+    cells: Cells, first_uid: int, trend_lo: list[int], trend_hi: list[int]
+) -> TrendPoints:
+    """Per period, miner and UTC day of the trend window (segments lo[k] .. hi[k]): sums."""
+    seg, day = cells.keys[:, 0], cells.keys[:, 2]
+    uids = np.arange(cells.attempted.shape[0], dtype=np.int64) + first_uid
+    parts: dict[str, list[NDArray[Any]]] = {f: [] for f in TrendPoints.__dataclass_fields__}
+    for pid, (lo, hi) in enumerate(zip(trend_lo, trend_hi, strict=True)):
+        window = (seg >= lo) & (seg <= hi)
+        for d in np.unique(day[window]):
+            pick = window & (day == d)
+            attempted = cells.attempted[:, pick].sum(axis=1)
+            keep = attempted > 0
+            parts["pid"].append(np.full(int(keep.sum()), pid, dtype=np.int64))
+            parts["uid"].append(uids[keep])
+            parts["day"].append(np.full(int(keep.sum()), d, dtype=np.int64))
+            parts["total"].append(_row_sums(cells.total[keep][:, pick]))
+            parts["attempted"].append(attempted[keep])
+    kinds = {"total": np.float64}
+    return TrendPoints(**{f: _cat(v, kinds.get(f, np.int64)) for f, v in parts.items()})
 
 
 def _percentiles(
@@ -157,4 +247,13 @@ def compute_distribution(
     )
 
 
-__all__ = ["Cells", "Distribution", "compute_cells", "compute_distribution"]
+__all__ = [
+    "Cells",
+    "Distribution",
+    "TaskRows",
+    "TrendPoints",
+    "compute_cells",
+    "compute_distribution",
+    "roll_up_tasks",
+    "trend_points",
+]

@@ -27,10 +27,18 @@ from typing import Any, Final
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from minertrace.stats.cells import Cells, Distribution, compute_cells, compute_distribution
+from minertrace.stats.cells import (
+    Distribution,
+    TaskRows,
+    TrendPoints,
+    compute_cells,
+    compute_distribution,
+    roll_up_tasks,
+    trend_points,
+)
 from minertrace.stats.periods import Period, current_periods, period_for
 from minertrace.store import delete_stale_rows, transaction, write_period_stats
-from minertrace.store.arrays import PgArray, bool_array, float8_array, int_array
+from minertrace.store.arrays import PgArray, float8_array, int_array
 from minertrace.store.score_matrix import count_runs, miner_width, read_score_block
 from minertrace.store.stats_sql import QUANTILES, STATS_COLUMNS
 
@@ -97,42 +105,55 @@ def _cat(parts: list[Any], kind: Any) -> Any:
 
 
 def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) -> dict[str, PgArray]:
-    """The cells and percentiles of every miner, as the compute statement's array parameters.
+    """The per-task rows, trend points and distributions of every miner and period, as the
+    compute statement's array parameters.
 
     Miners are read in blocks of columns, as many as fit `block_entries` with the window's
     runs.
     """
     width = miner_width(conn)
     step = max(1, block_entries // max(1, count_runs(conn, plan)))
-    cells: list[Cells] = []
+    tasks: list[TaskRows] = []
+    points: list[TrendPoints] = []
     dists: list[Distribution] = []
     for first in range(0, width, step):
         runs, matrix = read_score_block(conn, plan, first, min(width, first + step))
-        cells.append(compute_cells(runs, matrix, first))
+        cells = compute_cells(runs, matrix)
+        tasks.append(roll_up_tasks(cells, first, plan["seg_lo"], plan["seg_hi"]))
+        points.append(trend_points(cells, first, plan["trend_lo"], plan["trend_hi"]))
         dists.append(compute_distribution(runs, matrix, first, plan["seg_lo"], plan["seg_hi"]))
-        del matrix
+        del matrix, cells
 
-    def field(name: str, kind: Any) -> Any:
-        return _cat([getattr(c, name) for c in cells], kind)
+    def field(parts: list[Any], name: str, kind: Any) -> Any:
+        return _cat([getattr(part, name) for part in parts], kind)
 
     percentiles = (
         np.concatenate([d.percentiles for d in dists]) if dists else np.zeros((0, len(QUANTILES)))
     )
     return {
-        "cell_uid": int_array(field("uid", np.int64)),
-        "cell_seg": int_array(field("seg", np.int64)),
-        "cell_task": int_array(field("task", np.int64)),
-        "cell_day": int_array(field("day", np.int64)),
-        "cell_final": bool_array(field("final", bool)),
-        "cell_attempted": int_array(field("attempted", np.int64), "int8"),
-        "cell_completed": int_array(field("completed", np.int64), "int8"),
-        "cell_total": float8_array(field("total", np.float64)),
-        "cell_best": float8_array(field("best", np.float64)),
-        "cell_latest": int_array(field("latest_seq", np.int64), "int8"),
-        "dist_pid": int_array(_cat([d.pid for d in dists], np.int64)),
-        "dist_uid": int_array(_cat([d.uid for d in dists], np.int64)),
-        "dist_n": int_array(_cat([d.count for d in dists], np.int64), "int8"),
-        "dist_failures": int_array(_cat([d.failures for d in dists], np.int64), "int8"),
+        **{
+            f"task_{name}": int_array(field(tasks, name, np.int64), kind)
+            for name, kind in (
+                ("pid", "int4"),
+                ("uid", "int4"),
+                ("task", "int4"),
+                ("attempted", "int8"),
+                ("completed", "int8"),
+                ("scored", "int8"),
+                ("latest_seq", "int8"),
+            )
+        },
+        "task_total": float8_array(field(tasks, "total", np.float64)),
+        "task_best": float8_array(field(tasks, "best", np.float64)),
+        "point_pid": int_array(field(points, "pid", np.int64)),
+        "point_uid": int_array(field(points, "uid", np.int64)),
+        "point_day": int_array(field(points, "day", np.int64)),
+        "point_total": float8_array(field(points, "total", np.float64)),
+        "point_attempted": int_array(field(points, "attempted", np.int64), "int8"),
+        "dist_pid": int_array(field(dists, "pid", np.int64)),
+        "dist_uid": int_array(field(dists, "uid", np.int64)),
+        "dist_n": int_array(field(dists, "count", np.int64), "int8"),
+        "dist_failures": int_array(field(dists, "failures", np.int64), "int8"),
         **{
             f"dist_p{round(q * 100)}": float8_array(percentiles[:, i], nulls=True)
             for i, q in enumerate(QUANTILES)

@@ -1,5 +1,6 @@
 """The period-statistics SQL: one statement rolls every requested period up into a temporary
-table from the cells and percentiles computed in numpy, then one upsert per period writes them.
+table from the per-task rows, trend points and distributions computed in numpy
+(`minertrace.stats.cells`), then one upsert per period writes them.
 
 The rules are documented with `minertrace.stats.refresh`; this module only builds the text.
 The statement's parameters (segment plan, trend thresholds) are bound, never formatted in.
@@ -14,9 +15,9 @@ from minertrace.vocabulary import SCORE_TASK_GEOMAGNETIC, SCORE_TASK_WEATHER
 
 # The statistics columns name the soil task after its score rows' prefix (soil_moisture_*).
 TASKS: Final = (SCORE_TASK_WEATHER, SCORE_TASK_GEOMAGNETIC, "soil_moisture")
-# The compute statement materialises the runs and sorts and hashes the cells (~23 k for 256
-# miners over 30 days); the 4 MB default would spill them to disk. Transaction-local, restored
-# after the refresh.
+# The compute statement materialises the runs and the rolled-up rows (~16 k per period and
+# task at 4,096 miners) and sorts them for the ranks; the 4 MB default would spill them to
+# disk. Transaction-local, restored after the refresh.
 WORK_MEM: Final = "128MB"
 
 _TASK_SUFFIXES = (
@@ -94,10 +95,10 @@ def compute_sql() -> str:
 
     `minertrace.store.period_upsert.UPSERT_SQL` then writes each period with one statement.
     Time is cut into segments at every period and trend-window boundary, so each period and
-    each trend window is a contiguous range of segments. The per-entry reductions (the cells
-    and the percentiles, `minertrace.stats.cells`) come in as binary array parameters; this
-    statement rolls them up and reads the score arrays only for single entries (latest,
-    trailing failures of one day).
+    each trend window is a contiguous range of segments. The per-entry reductions (per-task
+    rows, trend points, distributions: `minertrace.stats.cells`) come in as binary array
+    parameters; this statement ranks and combines them, and reads a score array only for a
+    miner's latest entry of a task.
     """
     distribution_keys = ", ".join(
         f"'p{round(q * 100)}', t.dist_p[{i}]" for i, q in enumerate(QUANTILES, start=1)
@@ -123,7 +124,7 @@ runs AS MATERIALIZED (
     SELECT
         r.*,
         -- One total order over the runs, so "latest" and "trailing" are well defined on ties;
-        -- the cells' run numbers are positions in the same order.
+        -- the run numbers of the numpy reductions are positions in the same order.
         row_number() OVER (ORDER BY r.created_at, r.task_name, r.task_id) AS seq
     FROM (
         SELECT
@@ -136,7 +137,6 @@ runs AS MATERIALIZED (
                 WHEN s.task_name = 'geomagnetic' THEN 'geomagnetic'
                 ELSE 'soil_moisture'
             END AS task,
-            (s.created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-01' AS day,
             width_bucket(s.created_at, CAST(:bounds AS timestamptz[])) AS seg
         FROM score_table AS s
         CROSS JOIN dims AS d
@@ -146,31 +146,17 @@ runs AS MATERIALIZED (
                OR s.task_name LIKE 'soil\\_moisture\\_region\\_%')
     ) AS r
 ),
-cells AS (
-    -- One row per miner, task, UTC day, segment and finality with entries.
-    SELECT c.uid, c.seg, (ARRAY['weather', 'geomagnetic', 'soil_moisture'])[c.task + 1] AS task,
-           c.day, c.final, c.attempted, c.completed, c.total, c.best,
-           nullif(c.latest_seq, 0) AS latest_seq
-    FROM unnest(
-        CAST(:cell_uid AS int4[]), CAST(:cell_seg AS int4[]), CAST(:cell_task AS int4[]),
-        CAST(:cell_day AS int4[]), CAST(:cell_final AS bool[]),
-        CAST(:cell_attempted AS int8[]), CAST(:cell_completed AS int8[]),
-        CAST(:cell_total AS float8[]), CAST(:cell_best AS float8[]),
-        CAST(:cell_latest AS int8[])
-    ) AS c(uid, seg, task, day, final, attempted, completed, total, best,
-           latest_seq)
-),
 per_task AS (
-    SELECT p.pid, c.uid, c.task,
-           sum(c.attempted) AS attempted,
-           sum(c.completed) AS completed,
-           coalesce(sum(c.completed) FILTER (WHERE c.final), 0) AS scored,
-           sum(c.total) / sum(c.attempted) AS avg_score,
-           max(c.best) AS best,
-           max(c.latest_seq) AS latest_seq
-    FROM cells AS c
-    JOIN periods AS p ON c.seg BETWEEN p.lo AND p.hi
-    GROUP BY p.pid, c.uid, c.task
+    -- Per period, miner and task with entries (rolled up from the cells in numpy).
+    SELECT t.pid, t.uid, (ARRAY['weather', 'geomagnetic', 'soil_moisture'])[t.task + 1] AS task,
+           t.attempted, t.completed, t.scored, t.total / t.attempted AS avg_score, t.best,
+           nullif(t.latest_seq, 0) AS latest_seq
+    FROM unnest(
+        CAST(:task_pid AS int4[]), CAST(:task_uid AS int4[]), CAST(:task_task AS int4[]),
+        CAST(:task_attempted AS int8[]), CAST(:task_completed AS int8[]),
+        CAST(:task_scored AS int8[]), CAST(:task_total AS float8[]),
+        CAST(:task_best AS float8[]), CAST(:task_latest_seq AS int8[])
+    ) AS t(pid, uid, task, attempted, completed, scored, total, best, latest_seq)
 ),
 ranked AS (
     SELECT t.*,
@@ -194,10 +180,12 @@ distribution AS (
     ) AS d(pid, uid, n, failures, {quantile_columns})
 ),
 daily AS (
-    SELECT p.pid, c.uid, c.day::float8 AS x, sum(c.total) / sum(c.attempted) AS y
-    FROM cells AS c
-    JOIN periods AS p ON c.seg BETWEEN p.trend_lo AND p.trend_hi
-    GROUP BY p.pid, c.uid, c.day
+    -- One point per day of the trend window with entries: the mean of that day's entries.
+    SELECT d.pid, d.uid, d.day::float8 AS x, d.total / d.attempted AS y
+    FROM unnest(
+        CAST(:point_pid AS int4[]), CAST(:point_uid AS int4[]), CAST(:point_day AS int4[]),
+        CAST(:point_total AS float8[]), CAST(:point_attempted AS int8[])
+    ) AS d(pid, uid, day, total, attempted)
 ),
 trend AS (
     -- Identical daily averages leave rounding noise in corr(); no spread means no correlation.
