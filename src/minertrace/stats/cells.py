@@ -41,6 +41,8 @@ class Cells:
     best: NDArray[np.float64]
     latest_seq: NDArray[np.int64]
     """0 when the miner has no entry in the group."""
+    latest: NDArray[np.float64]
+    """The entry of that latest run (NaN without one)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class TaskRows:
     total: NDArray[np.float64]
     best: NDArray[np.float64]
     latest_seq: NDArray[np.int64]
+    latest: NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -112,16 +115,20 @@ def compute_cells(runs: ScoreRuns, matrix: NDArray[np.float64]) -> Cells:
     if not len(runs):
         none = np.zeros((matrix.shape[0], 0), dtype=np.int64)
         flat = none.astype(np.float64)
-        return Cells(np.zeros((0, 4), dtype=np.int64), none, none, flat, flat, none)
+        return Cells(np.zeros((0, 4), dtype=np.int64), none, none, flat, flat, none, flat)
     keys = np.stack([runs.seg, runs.task, runs.day, runs.final.astype(np.int64)], axis=1)
     starts = np.flatnonzero(np.r_[True, (np.diff(keys, axis=0) != 0).any(axis=1)])
     seq = runs.seq[None, :]
     finite = np.isfinite(matrix)
+    # Runs inside a group are in run order: the latest entry is the group's last finite column.
+    columns = np.arange(matrix.shape[1])[None, :]
+    rows = np.arange(matrix.shape[0])[:, None]
 
     def reduce(ufunc: np.ufunc, data: NDArray[Any], **kwargs: Any) -> NDArray[Any]:
         out: NDArray[Any] = ufunc.reduceat(data, starts, axis=1, **kwargs)
         return out
 
+    last = reduce(np.maximum, np.where(finite, columns, -1))
     return Cells(
         keys=keys[starts],
         attempted=reduce(np.add, finite.view(np.uint8), dtype=np.int64),
@@ -129,6 +136,7 @@ def compute_cells(runs: ScoreRuns, matrix: NDArray[np.float64]) -> Cells:
         total=_group_sums(np.where(finite, matrix, 0.0), starts),
         best=reduce(np.maximum, np.where(finite, matrix, -np.inf)),
         latest_seq=reduce(np.maximum, np.where(finite, seq, 0)),
+        latest=np.where(last >= 0, matrix[rows, np.maximum(last, 0)], np.nan),
     )
 
 
@@ -154,8 +162,12 @@ def roll_up_tasks(cells: Cells, first_uid: int, seg_lo: list[int], seg_hi: list[
             parts["scored"].append(cells.completed[keep][:, pick & final].sum(axis=1))
             parts["total"].append(_row_sums(cells.total[keep][:, pick]))
             parts["best"].append(cells.best[keep][:, pick].max(axis=1, initial=-np.inf))
-            parts["latest_seq"].append(cells.latest_seq[keep][:, pick].max(axis=1, initial=0))
-    kinds = {"total": np.float64, "best": np.float64}
+            seqs = cells.latest_seq[keep][:, pick]
+            newest = seqs.argmax(axis=1) if seqs.shape[1] else np.zeros(seqs.shape[0], int)
+            picked = np.arange(seqs.shape[0])
+            parts["latest_seq"].append(seqs.max(axis=1, initial=0))
+            parts["latest"].append(cells.latest[keep][:, pick][picked, newest])
+    kinds = {"total": np.float64, "best": np.float64, "latest": np.float64}
     return TaskRows(**{f: _cat(v, kinds.get(f, np.int64)) for f, v in parts.items()})
 
 

@@ -145,6 +145,7 @@ def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) ->
         },
         "task_total": float8_array(field(tasks, "total", np.float64)),
         "task_best": float8_array(field(tasks, "best", np.float64)),
+        "task_latest": float8_array(field(tasks, "latest", np.float64)),
         "point_pid": int_array(field(points, "pid", np.int64)),
         "point_uid": int_array(field(points, "uid", np.int64)),
         "point_day": int_array(field(points, "day", np.int64)),

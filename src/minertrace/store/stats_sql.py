@@ -97,8 +97,7 @@ def compute_sql() -> str:
     Time is cut into segments at every period and trend-window boundary, so each period and
     each trend window is a contiguous range of segments. The per-entry reductions (per-task
     rows, trend points, distributions: `minertrace.stats.cells`) come in as binary array
-    parameters; this statement ranks and combines them, and reads a score array only for a
-    miner's latest entry of a task.
+    parameters; this statement ranks and combines them and never reads a score array.
     """
     distribution_keys = ", ".join(
         f"'p{round(q * 100)}', t.dist_p[{i}]" for i, q in enumerate(QUANTILES, start=1)
@@ -128,7 +127,6 @@ runs AS MATERIALIZED (
         row_number() OVER (ORDER BY r.created_at, r.task_name, r.task_id) AS seq
     FROM (
         SELECT
-            s.score,
             s.created_at,
             s.task_name,
             s.task_id,
@@ -150,21 +148,20 @@ per_task AS (
     -- Per period, miner and task with entries (rolled up from the cells in numpy).
     SELECT t.pid, t.uid, (ARRAY['weather', 'geomagnetic', 'soil_moisture'])[t.task + 1] AS task,
            t.attempted, t.completed, t.scored, t.total / t.attempted AS avg_score, t.best,
-           nullif(t.latest_seq, 0) AS latest_seq
+           nullif(t.latest_seq, 0) AS latest_seq, t.latest
     FROM unnest(
         CAST(:task_pid AS int4[]), CAST(:task_uid AS int4[]), CAST(:task_task AS int4[]),
         CAST(:task_attempted AS int8[]), CAST(:task_completed AS int8[]),
         CAST(:task_scored AS int8[]), CAST(:task_total AS float8[]),
-        CAST(:task_best AS float8[]), CAST(:task_latest_seq AS int8[])
-    ) AS t(pid, uid, task, attempted, completed, scored, total, best, latest_seq)
+        CAST(:task_best AS float8[]), CAST(:task_latest_seq AS int8[]),
+        CAST(:task_latest AS float8[])
+    ) AS t(pid, uid, task, attempted, completed, scored, total, best, latest_seq, latest)
 ),
 ranked AS (
     SELECT t.*,
-           lr.score[t.uid + 1] AS latest,
            rank() OVER (PARTITION BY t.pid, t.task ORDER BY t.avg_score DESC) AS task_rank
     FROM per_task AS t
     JOIN miners AS m ON m.uid = t.uid
-    JOIN runs AS lr ON lr.seq = t.latest_seq
 ),
 per_uid AS (
     SELECT pid, uid, max(latest_seq) AS latest_seq
