@@ -153,3 +153,42 @@ def test_blocks_of_miners_change_nothing(
     for key, row in whole.items():
         assert {c: v for c, v in after[key].items() if v != row[c]} == {}, key
     assert after == whole
+
+
+def test_latest_entries_and_trailing_failures_equal_sql(random_scores: Engine) -> None:
+    refresh_all(random_scores, NOW)
+    task_of = (
+        "CASE WHEN s.task_name IN ('weather', 'geomagnetic') THEN s.task_name"
+        " ELSE 'soil_moisture' END"
+    )
+    entries = (
+        f"SELECT e.i - 1 AS uid, {task_of} AS task, e.v, dense_rank() OVER"
+        f" (ORDER BY s.created_at, s.task_name, s.task_id) AS run {_ENTRIES}"
+    )
+    for period in current_periods(NOW):
+        stored = rows(random_scores, period.period_type)
+        params = {"start": period.start, "end": period.end, "miners": MINERS}
+        with random_scores.connect() as conn:
+            latest = conn.execute(
+                text(
+                    f"SELECT DISTINCT ON (uid, task) uid, task, v FROM ({entries}) AS x"
+                    " ORDER BY uid, task, run DESC"
+                ),
+                params,
+            ).all()
+            failures = dict(
+                conn.execute(
+                    text(
+                        "SELECT uid, count(*) FILTER (WHERE run > coalesce(last_ok, 0))"
+                        " FROM (SELECT uid, run, max(run) FILTER (WHERE v > 0)"
+                        f" OVER (PARTITION BY uid) AS last_ok FROM ({entries}) AS e) AS x"
+                        " GROUP BY uid"
+                    ),
+                    params,
+                ).all()
+            )
+        assert latest and any(failures.values())
+        for r in latest:
+            assert stored[r.uid][f"{r.task}_latest_score"] == r.v
+        for uid in range(MINERS):
+            assert stored[uid]["consecutive_failures"] == failures.get(uid, 0)
