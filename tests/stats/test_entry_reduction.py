@@ -176,8 +176,9 @@ def test_latest_entries_and_trailing_failures_equal_sql(random_scores: Engine) -
                 ),
                 params,
             ).all()
-            failures = dict(
-                conn.execute(
+            failures: dict[int, int] = {
+                int(uid): int(n)
+                for uid, n in conn.execute(
                     text(
                         "SELECT uid, count(*) FILTER (WHERE run > coalesce(last_ok, 0))"
                         " FROM (SELECT uid, run, max(run) FILTER (WHERE v > 0)"
@@ -185,8 +186,8 @@ def test_latest_entries_and_trailing_failures_equal_sql(random_scores: Engine) -
                         " GROUP BY uid"
                     ),
                     params,
-                ).all()
-            )
+                )
+            }
         assert latest and any(failures.values())
         for r in latest:
             assert stored[r.uid][f"{r.task}_latest_score"] == r.v
