@@ -1,6 +1,8 @@
-"""Period statistics from `score_table` into `miner_performance_stats`: one statement computes
-every requested period into a temporary table (one read of the score rows), then one set-based
-upsert per period writes them (the SQL: `minertrace.store.stats_sql`).
+"""Period statistics from `score_table` into `miner_performance_stats`: the score entries of
+every requested period are read once, in blocks of miners, and reduced in numpy to cells and
+exact percentiles (`minertrace.stats.cells`); one statement rolls the periods up from them into
+a temporary table, then one set-based upsert per period writes them (the SQL:
+`minertrace.store.stats_sql`).
 
 The rules (documented for users in the README, "Period statistics and retention"):
 
@@ -22,11 +24,23 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
+import numpy as np
 from sqlalchemy import Connection, Engine
 
+from minertrace.stats.cells import (
+    Distribution,
+    TaskRows,
+    TrendPoints,
+    compute_cells,
+    compute_distribution,
+    roll_up_tasks,
+    trend_points,
+)
 from minertrace.stats.periods import Period, current_periods, period_for
 from minertrace.store import delete_stale_rows, transaction, write_period_stats
-from minertrace.store.stats_sql import STATS_COLUMNS
+from minertrace.store.arrays import PgArray, float8_array, int_array
+from minertrace.store.score_matrix import count_runs, miner_width, read_score_block
+from minertrace.store.stats_sql import QUANTILES, STATS_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +53,9 @@ TREND_MIN_CORRELATION: Final = 0.5
 TREND_MIN_SLOPE: Final = 0.001
 # Daily averages whose standard deviation is below this are flat (stable, confidence 0).
 TREND_FLAT_SPREAD: Final = 1e-9
+# Score entries held in memory at once (runs x miners of a block, 8 bytes each): the refresh
+# reads the miners in blocks of columns so that memory does not grow with miners x history.
+BLOCK_ENTRIES: Final = 4_000_000
 
 
 def trend_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
@@ -83,15 +100,73 @@ def _segment_plan(periods: list[Period], now: datetime) -> dict[str, Any]:
     }
 
 
-def _refresh(conn: Connection, periods: list[Period], now: datetime) -> dict[Period, int]:
-    """Compute every period in one statement, then write each with one upsert."""
-    counts = dict(
-        zip(
-            periods,
-            write_period_stats(conn, periods, _segment_plan(periods, now), now),
-            strict=True,
-        )
+def _cat(parts: list[Any], kind: Any) -> Any:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=kind)
+
+
+def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) -> dict[str, PgArray]:
+    """The per-task rows, trend points and distributions of every miner and period, as the
+    compute statement's array parameters.
+
+    Miners are read in blocks of columns, as many as fit `block_entries` with the window's
+    runs.
+    """
+    width = miner_width(conn)
+    step = max(1, block_entries // max(1, count_runs(conn, plan)))
+    tasks: list[TaskRows] = []
+    points: list[TrendPoints] = []
+    dists: list[Distribution] = []
+    for first in range(0, width, step):
+        runs, matrix = read_score_block(conn, plan, first, min(width, first + step))
+        cells = compute_cells(runs, matrix)
+        tasks.append(roll_up_tasks(cells, first, plan["seg_lo"], plan["seg_hi"]))
+        points.append(trend_points(cells, first, plan["trend_lo"], plan["trend_hi"]))
+        dists.append(compute_distribution(runs, matrix, first, plan["seg_lo"], plan["seg_hi"]))
+        del matrix, cells
+
+    def field(parts: list[Any], name: str, kind: Any) -> Any:
+        return _cat([getattr(part, name) for part in parts], kind)
+
+    percentiles = (
+        np.concatenate([d.percentiles for d in dists]) if dists else np.zeros((0, len(QUANTILES)))
     )
+    return {
+        **{
+            f"task_{name}": int_array(field(tasks, name, np.int64), kind)
+            for name, kind in (
+                ("pid", "int4"),
+                ("uid", "int4"),
+                ("task", "int4"),
+                ("attempted", "int8"),
+                ("completed", "int8"),
+                ("scored", "int8"),
+                ("latest_seq", "int8"),
+            )
+        },
+        "task_total": float8_array(field(tasks, "total", np.float64)),
+        "task_best": float8_array(field(tasks, "best", np.float64)),
+        "task_latest": float8_array(field(tasks, "latest", np.float64)),
+        "point_pid": int_array(field(points, "pid", np.int64)),
+        "point_uid": int_array(field(points, "uid", np.int64)),
+        "point_day": int_array(field(points, "day", np.int64)),
+        "point_total": float8_array(field(points, "total", np.float64)),
+        "point_attempted": int_array(field(points, "attempted", np.int64), "int8"),
+        "dist_pid": int_array(field(dists, "pid", np.int64)),
+        "dist_uid": int_array(field(dists, "uid", np.int64)),
+        "dist_n": int_array(field(dists, "count", np.int64), "int8"),
+        "dist_failures": int_array(field(dists, "failures", np.int64), "int8"),
+        **{
+            f"dist_p{round(q * 100)}": float8_array(percentiles[:, i], nulls=True)
+            for i, q in enumerate(QUANTILES)
+        },
+    }
+
+
+def _refresh(conn: Connection, periods: list[Period], now: datetime) -> dict[Period, int]:
+    """Reduce the entries in numpy, roll every period up in one statement, write each."""
+    plan = _segment_plan(periods, now)
+    plan.update(_entry_params(conn, plan, BLOCK_ENTRIES))
+    counts = dict(zip(periods, write_period_stats(conn, periods, plan, now), strict=True))
     for period, count in counts.items():
         logger.info(
             "refreshed %s statistics for %d miners (%s to %s)",

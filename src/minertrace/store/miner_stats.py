@@ -122,16 +122,13 @@ def write_period_stats(
 ) -> list[int]:
     """Compute every period in one statement, then write each with one upsert.
 
-    `plan` holds the compute statement's segment parameters (`minertrace.stats.refresh`
-    builds it). Returns the rows written per period, in the order of `periods`.
+    `plan` holds the compute statement's segment parameters, cells and percentiles
+    (`minertrace.stats.refresh` builds it).
+    Returns the rows written per period, in the order of `periods`.
     """
     previous = conn.execute(_GET_WORK_MEM).scalar_one()
     conn.execute(_SET_WORK_MEM, {"value": WORK_MEM})
-    first, last = min(plan["seg_lo"]), max(plan["seg_hi"])
-    spans_all = tuple(
-        lo == first and hi == last for lo, hi in zip(plan["seg_lo"], plan["seg_hi"], strict=True)
-    )
-    conn.execute(gaia_scores.adapt(conn, text(compute_sql(spans_all))), plan)
+    conn.execute(gaia_scores.adapt(conn, text(compute_sql())), plan)
     counts = []
     for pid, period in enumerate(periods):
         params = {

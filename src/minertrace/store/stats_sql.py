@@ -1,5 +1,6 @@
-"""The period-statistics SQL: one statement computes every requested period into a temporary
-table (one read of the score rows), then one set-based upsert per period writes them.
+"""The period-statistics SQL: one statement rolls every requested period up into a temporary
+table from the per-task rows, trend points and distributions computed in numpy
+(`minertrace.stats.cells`), then one upsert per period writes them.
 
 The rules are documented with `minertrace.stats.refresh`; this module only builds the text.
 The statement's parameters (segment plan, trend thresholds) are bound, never formatted in.
@@ -14,9 +15,9 @@ from minertrace.vocabulary import SCORE_TASK_GEOMAGNETIC, SCORE_TASK_WEATHER
 
 # The statistics columns name the soil task after its score rows' prefix (soil_moisture_*).
 TASKS: Final = (SCORE_TASK_WEATHER, SCORE_TASK_GEOMAGNETIC, "soil_moisture")
-# The compute statement keeps the score rows twice in memory (the runs and the score matrix,
-# ~14 MB each for 256 miners over 30 days) and hashes ~23 k cells; the 4 MB default would
-# spill them to disk. Transaction-local, restored after the refresh.
+# The compute statement materialises the runs and the rolled-up rows (~16 k per period and
+# task at 4,096 miners) and sorts them for the ranks; the 4 MB default would spill them to
+# disk. Transaction-local, restored after the refresh.
 WORK_MEM: Final = "128MB"
 
 _TASK_SUFFIXES = (
@@ -71,66 +72,38 @@ def _task_join(task: str) -> str:
     )
 
 
+# The score rows a refresh reads, and their task as a code (0, 1, 2 = TASKS' order).
+RUN_FILTER: Final = (
+    "(s.task_name IN ('weather', 'geomagnetic')"
+    " OR s.task_name LIKE 'soil\\_moisture\\_region\\_%%')"
+)
+TASK_CODE: Final = (
+    "CASE WHEN s.task_name = 'weather' THEN 0 WHEN s.task_name = 'geomagnetic' THEN 1 ELSE 2 END"
+)
+
 STAGING_TABLE: Final = "minertrace_period_stats"
 """The temporary table (dropped at the end of the refresh) holding the computed rows."""
 
-# Attempted = finite. NaN sorts above +Infinity in PostgreSQL, so the two strict bounds drop
-# NULL, NaN and both infinities in one range test.
-_IS_FINITE = "{0} > '-Infinity'::float8 AND {0} < 'Infinity'::float8"
-
 QUANTILES: Final = (0.1, 0.25, 0.5, 0.75, 0.9)
-"""The score_distribution percentiles (keys p10 ... p90), interpolated as `percentile_cont`."""
+"""The score_distribution percentiles (keys p10 ... p90), interpolated as `percentile_cont`
+(computed by `minertrace.stats.cells`)."""
 
 
-def _percentile(q: float, values: str) -> str:
-    """`percentile_cont(q)` of the sorted float8 array `values` (NULL when it is NULL).
-
-    PostgreSQL's formula: x = q * (n - 1); the values at 1-based positions floor(x) + 1 and
-    ceil(x) + 1, then lo + (x - floor(x)) * (hi - lo), in the same float8 operations.
-    """
-    x = f"(CAST({q!r} AS float8) * (cardinality({values}) - 1))"
-    lo = f"{values}[floor({x})::int + 1]"
-    hi = f"{values}[ceil({x})::int + 1]"
-    return f"{lo} + (({x} - floor({x})) * ({hi} - {lo}))"
-
-
-@lru_cache(maxsize=16)
-def compute_sql(spans_all: tuple[bool, ...]) -> str:
+@lru_cache(maxsize=1)
+def compute_sql() -> str:
     """Every requested period at once, into a temporary table (one row per miner and period).
 
     `minertrace.store.period_upsert.UPSERT_SQL` then writes each period with one statement.
     Time is cut into segments at every period and trend-window boundary, so each period and
-    each trend window is a contiguous range of segments and every entry is read once, whatever
-    the number of periods. The percentiles need one column per period; `spans_all[k]` tells
-    that period k covers every other one (then its entries need no filter; all_time, or a
-    single period).
+    each trend window is a contiguous range of segments. The per-entry reductions (per-task
+    rows, trend points, distributions: `minertrace.stats.cells`) come in as binary array
+    parameters; this statement ranks and combines them and never reads a score array.
     """
-    pids = range(len(spans_all))
-    span_columns = ", ".join(
-        f"max(first_row) FILTER (WHERE pid = {k}) - min(first_row) + 1 AS lo{k}, "
-        f"max(last_row) FILTER (WHERE pid = {k}) - min(first_row) + 1 AS hi{k}"
-        for k in pids
-    )
-    sorted_columns = ", ".join(
-        f"array_agg(z.v ORDER BY z.v) AS v{k}"
-        if spans_all[k]
-        else f"array_agg(z.v ORDER BY z.v) FILTER (WHERE z.pos BETWEEN sp.lo{k} AND sp.hi{k})"
-        f" AS v{k}"
-        for k in pids
-    )
-    # Without a position to carry, the sort is of bare float8 values (cheaper).
-    position = (
-        "" if all(spans_all) else ", generate_series(1, sp.last_row - sp.first_row + 1) AS pos"
-    )
-    percentile_columns = ", ".join(
-        f"cardinality(s.v{k}) AS n{k}, "
-        f"ARRAY[{', '.join(_percentile(q, f's.v{k}') for q in QUANTILES)}] AS p{k}"
-        for k in pids
-    )
-    unpivot = ", ".join(f"({k}, pc.n{k}, pc.p{k})" for k in pids)
     distribution_keys = ", ".join(
         f"'p{round(q * 100)}', t.dist_p[{i}]" for i, q in enumerate(QUANTILES, start=1)
     )
+    quantile_params = ", ".join(f"CAST(:dist_p{round(q * 100)} AS float8[])" for q in QUANTILES)
+    quantile_columns = ", ".join(f"p{round(q * 100)}" for q in QUANTILES)
     return f"""
 CREATE TEMPORARY TABLE {STAGING_TABLE} ON COMMIT DROP AS
 WITH miners AS (
@@ -149,17 +122,11 @@ periods AS (
 runs AS MATERIALIZED (
     SELECT
         r.*,
-        -- One total order over the runs, so "latest" and "trailing" are well defined on ties.
-        row_number() OVER (ORDER BY r.created_at, r.task_name, r.task_id) AS seq,
-        dense_rank() OVER (ORDER BY r.seg, r.task, r.day, r.final) AS grp
+        -- One total order over the runs, so "latest" and "trailing" are well defined on ties;
+        -- the run numbers of the numpy reductions are positions in the same order.
+        row_number() OVER (ORDER BY r.created_at, r.task_name, r.task_id) AS seq
     FROM (
         SELECT
-            -- Exactly one entry per miner column, NULL elements as NaN: the score matrix
-            -- below needs equal row lengths, and an array without NULLs keeps slicing O(1).
-            array_replace(coalesce(s.score[1:d.width], '{{}}'), NULL, 'NaN')
-                || array_fill('NaN'::float8,
-                              ARRAY[d.width - coalesce(cardinality(s.score[1:d.width]), 0)])
-                AS score,
             s.created_at,
             s.task_name,
             s.task_id,
@@ -168,11 +135,6 @@ runs AS MATERIALIZED (
                 WHEN s.task_name = 'geomagnetic' THEN 'geomagnetic'
                 ELSE 'soil_moisture'
             END AS task,
-            coalesce(s.status = 'completed'
-                     OR (s.task_name = 'weather'
-                         AND s.task_id LIKE 'final\\_weather\\_scores%'),
-                     false) AS final,
-            (s.created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-01' AS day,
             width_bucket(s.created_at, CAST(:bounds AS timestamptz[])) AS seg
         FROM score_table AS s
         CROSS JOIN dims AS d
@@ -182,134 +144,45 @@ runs AS MATERIALIZED (
                OR s.task_name LIKE 'soil\\_moisture\\_region\\_%')
     ) AS r
 ),
-cell_keys AS (
-    -- The single pass over every entry, reduced to one cell per miner, task, UTC day,
-    -- segment and finality; everything but the percentiles rolls up from the cells.
-    -- key = grp * width + uid, generated alongside the entries: one int8 to hash per entry
-    -- (not grp * 2^32 + uid: PostgreSQL hashes an int8 as its two halves XORed together).
-    SELECT e.key,
-           count(*) AS attempted,
-           count(*) FILTER (WHERE e.v > 0) AS completed,
-           sum(e.v) AS total,
-           max(e.v) AS best,
-           max(e.seq) AS latest_seq,
-           max(e.seq) FILTER (WHERE e.v > 0) AS last_completed_seq
-    FROM (
-        SELECT unnest(r.score) AS v,
-               generate_series(r.grp * d.width, r.grp * d.width + d.width - 1) AS key,
-               r.seq
-        FROM runs AS r
-        CROSS JOIN dims AS d
-    ) AS e
-    WHERE {_IS_FINITE.format("e.v")}
-    GROUP BY e.key
-),
-groups AS (
-    SELECT DISTINCT grp, seg, task, day, final FROM runs
-),
-cells AS (
-    SELECT (c.key % d.width)::int AS uid, g.seg, g.task, g.day, g.final,
-           c.attempted, c.completed, c.total, c.best, c.latest_seq, c.last_completed_seq
-    FROM cell_keys AS c
-    CROSS JOIN dims AS d
-    JOIN groups AS g ON g.grp = c.key / d.width
-),
 per_task AS (
-    SELECT p.pid, c.uid, c.task,
-           sum(c.attempted) AS attempted,
-           sum(c.completed) AS completed,
-           coalesce(sum(c.completed) FILTER (WHERE c.final), 0) AS scored,
-           sum(c.total) / sum(c.attempted) AS avg_score,
-           max(c.best) AS best,
-           max(c.latest_seq) AS latest_seq,
-           max(c.last_completed_seq) AS last_completed_seq
-    FROM cells AS c
-    JOIN periods AS p ON c.seg BETWEEN p.lo AND p.hi
-    GROUP BY p.pid, c.uid, c.task
+    -- Per period, miner and task with entries (rolled up from the cells in numpy).
+    SELECT t.pid, t.uid, (ARRAY['weather', 'geomagnetic', 'soil_moisture'])[t.task + 1] AS task,
+           t.attempted, t.completed, t.scored, t.total / t.attempted AS avg_score, t.best,
+           nullif(t.latest_seq, 0) AS latest_seq, t.latest
+    FROM unnest(
+        CAST(:task_pid AS int4[]), CAST(:task_uid AS int4[]), CAST(:task_task AS int4[]),
+        CAST(:task_attempted AS int8[]), CAST(:task_completed AS int8[]),
+        CAST(:task_scored AS int8[]), CAST(:task_total AS float8[]),
+        CAST(:task_best AS float8[]), CAST(:task_latest_seq AS int8[]),
+        CAST(:task_latest AS float8[])
+    ) AS t(pid, uid, task, attempted, completed, scored, total, best, latest_seq, latest)
 ),
 ranked AS (
     SELECT t.*,
-           lr.score[t.uid + 1] AS latest,
            rank() OVER (PARTITION BY t.pid, t.task ORDER BY t.avg_score DESC) AS task_rank
     FROM per_task AS t
     JOIN miners AS m ON m.uid = t.uid
-    JOIN runs AS lr ON lr.seq = t.latest_seq
 ),
 per_uid AS (
-    SELECT pid, uid, max(last_completed_seq) AS last_completed_seq, max(latest_seq) AS latest_seq
+    SELECT pid, uid, max(latest_seq) AS latest_seq
     FROM per_task
     GROUP BY pid, uid
 ),
-last_ok AS (
-    SELECT u.pid, u.uid, u.last_completed_seq AS seq, r.day
-    FROM per_uid AS u
-    LEFT JOIN runs AS r ON r.seq = u.last_completed_seq
-),
-failures_after AS (
-    -- Trailing failures, part 1: every attempted entry of the period on the days after the
-    -- day of the miner's last completed entry (all of them when it never completed one).
-    SELECT k.pid, k.uid, sum(c.attempted) AS n
-    FROM last_ok AS k
-    JOIN periods AS p ON p.pid = k.pid
-    JOIN cells AS c ON c.uid = k.uid AND c.seg BETWEEN p.lo AND p.hi
-    WHERE k.day IS NULL OR c.day > k.day
-    GROUP BY k.pid, k.uid
-),
-failures_same_day AS (
-    -- Part 2: attempted entries of the period later on that same day.
-    SELECT k.pid, k.uid, count(*) AS n
-    FROM last_ok AS k
-    JOIN periods AS p ON p.pid = k.pid
-    JOIN runs AS r ON r.day = k.day AND r.seq > k.seq AND r.seg BETWEEN p.lo AND p.hi
-    WHERE {_IS_FINITE.format("r.score[k.uid + 1]")}
-    GROUP BY k.pid, k.uid
-),
-matrix AS MATERIALIZED (
-    -- Every run's scores as one row of a 2-D array, rows in segment order: a miner's entries
-    -- in the periods are then one column slice, cut without touching the other miners, and
-    -- each period is a range of positions in it.
-    SELECT array_agg(score ORDER BY seg, seq) AS m FROM runs
-),
-slices AS (
-    SELECT p.pid,
-           count(*) FILTER (WHERE r.seg < p.lo) + 1 AS first_row,
-           count(*) FILTER (WHERE r.seg <= p.hi) AS last_row
-    FROM periods AS p
-    CROSS JOIN runs AS r
-    GROUP BY p.pid
-),
-span AS (
-    -- The rows of every period together, and each period's rows as positions in that span.
-    SELECT min(first_row) AS first_row, max(last_row) AS last_row,
-           {span_columns}
-    FROM slices
-),
-percentiles AS MATERIALIZED (
-    -- Exact percentiles from one sort per miner over the span, not one per miner and period
-    -- (the periods overlap): a period's entries, filtered out of that order, are still sorted.
-    -- The aggregates share one ORDER BY, so PostgreSQL (16+) sorts their input once.
-    SELECT m.uid, {percentile_columns}
-    FROM span AS sp
-    CROSS JOIN matrix AS mx
-    CROSS JOIN miners AS m
-    CROSS JOIN LATERAL (
-        SELECT {sorted_columns}
-        FROM (
-            SELECT unnest(mx.m[sp.first_row:sp.last_row][m.uid + 1:m.uid + 1]) AS v{position}
-        ) AS z
-        WHERE {_IS_FINITE.format("z.v")}
-    ) AS s
-),
 distribution AS (
-    SELECT x.pid, pc.uid, x.n, x.p
-    FROM percentiles AS pc
-    CROSS JOIN LATERAL (VALUES {unpivot}) AS x(pid, n, p)
+    -- Trailing failures: attempted entries after the miner's latest completed one.
+    SELECT d.pid, d.uid, d.n, d.failures, ARRAY[{quantile_columns}] AS p
+    FROM unnest(
+        CAST(:dist_pid AS int4[]), CAST(:dist_uid AS int4[]), CAST(:dist_n AS int8[]),
+        CAST(:dist_failures AS int8[]), {quantile_params}
+    ) AS d(pid, uid, n, failures, {quantile_columns})
 ),
 daily AS (
-    SELECT p.pid, c.uid, c.day::float8 AS x, sum(c.total) / sum(c.attempted) AS y
-    FROM cells AS c
-    JOIN periods AS p ON c.seg BETWEEN p.trend_lo AND p.trend_hi
-    GROUP BY p.pid, c.uid, c.day
+    -- One point per day of the trend window with entries: the mean of that day's entries.
+    SELECT d.pid, d.uid, d.day::float8 AS x, d.total / d.attempted AS y
+    FROM unnest(
+        CAST(:point_pid AS int4[]), CAST(:point_uid AS int4[]), CAST(:point_day AS int4[]),
+        CAST(:point_total AS float8[]), CAST(:point_attempted AS int8[])
+    ) AS d(pid, uid, day, total, attempted)
 ),
 trend AS (
     -- Identical daily averages leave rounding noise in corr(); no spread means no correlation.
@@ -338,7 +211,7 @@ per_miner AS (
         m.hotkey,
         {",".join(_task_select(task) for task in TASKS)},
         la.created_at AS last_active,
-        coalesce(fa.n, 0) + coalesce(fs.n, 0) AS failures,
+        coalesce(d.failures, 0) AS failures,
         d.n AS dist_n,
         d.p AS dist_p,
         tr.days AS trend_days,
@@ -349,8 +222,6 @@ per_miner AS (
     {" ".join(_task_join(task) for task in TASKS)}
     LEFT JOIN per_uid AS u ON u.pid = p.pid AND u.uid = m.uid
     LEFT JOIN runs AS la ON la.seq = u.latest_seq
-    LEFT JOIN failures_after AS fa ON fa.pid = p.pid AND fa.uid = m.uid
-    LEFT JOIN failures_same_day AS fs ON fs.pid = p.pid AND fs.uid = m.uid
     LEFT JOIN distribution AS d ON d.pid = p.pid AND d.uid = m.uid
     LEFT JOIN trend AS tr ON tr.pid = p.pid AND tr.uid = m.uid
 ),
@@ -417,9 +288,11 @@ JOIN period_runs AS pr ON pr.pid = t.pid
 
 __all__ = [
     "QUANTILES",
+    "RUN_FILTER",
     "STAGING_TABLE",
     "STATS_COLUMNS",
     "TASKS",
+    "TASK_CODE",
     "WORK_MEM",
     "compute_sql",
 ]
