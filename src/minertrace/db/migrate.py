@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
 from minertrace.db import tables
-from minertrace.db.urls import password_of, redact_url, scrub, sync_url
+from minertrace.db.urls import redact_url, scrub, sync_url
 
 logger = logging.getLogger(__name__)
 
@@ -114,16 +114,15 @@ def _transaction(target: Target) -> Iterator[Connection]:
         return
     owned = not isinstance(target, Engine)
     engine = target if isinstance(target, Engine) else create_engine(sync_url(target))
-    secret = password_of(engine.url)
     try:
         with engine.connect() as conn, conn.begin():
             yield conn
     except MigrationError:
         raise
     except Exception as exc:
-        raise MigrationError(
-            f"migration failed on {redact_url(engine.url)}: {scrub(str(exc), secret)}"
-        ) from None
+        given = target if isinstance(target, (str, URL)) else None
+        detail = scrub(str(exc), given, engine.url)
+        raise MigrationError(f"migration failed on {redact_url(engine.url)}: {detail}") from None
     finally:
         if owned:
             engine.dispose()
