@@ -9,6 +9,7 @@ also appears when a fixed, different password is used does not count (a password
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -213,3 +214,25 @@ def test_the_run_banner_never_prints_the_password(
     assert "minertrace service for hotkey" in baseline
     out = run_with(password)
     assert not leaks(password, out, baseline), out
+
+
+def test_log_lines_never_hold_a_registered_password(migrated_db_url: str) -> None:
+    password = "Zq9-log secret/x"
+    url = url_with(password, encoded=True, base=migrated_db_url)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with Database.open(url):
+            log = logging.getLogger("minertrace.test")
+            log.error("connecting to %s with %s", url, password)
+            try:
+                raise RuntimeError(f"boom {quote(password, safe='')}")
+            except RuntimeError:
+                log.exception("failed")
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert "failed" in text and "withheld" in text
+    assert not leaks(password, text), text

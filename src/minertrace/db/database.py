@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
 from minertrace.db.embedded import EmbeddedServer
-from minertrace.db.urls import redact_url, scrub, sync_url
+from minertrace.db.urls import protect_logs, redact_url, scrub, sync_url
 
 POOL_SIZE = 5
 MAX_OVERFLOW = 10
@@ -37,6 +37,7 @@ class Database:
     def __init__(self, url: str | URL, *, embedded: EmbeddedServer | None = None) -> None:
         self._given = url
         self._url = sync_url(url)
+        protect_logs(url)
         self.embedded = embedded
         self.engine: Engine = create_engine(
             self._url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_pre_ping=True

@@ -10,6 +10,7 @@ the whole message if the password, in any spelling, is still in it.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
@@ -18,7 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 SYNC_DRIVER = "postgresql+psycopg"
 REDACTED = "***"
-WITHHELD = "(the driver's message is withheld: it contained the database password)"
+WITHHELD = "(message withheld: it contained the database password)"
 # Query values are percent-encoded when rendered; a placeholder of URL-safe letters survives.
 _QUERY_PLACEHOLDER = "REDACTEDPASSWORD"
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
@@ -231,3 +232,45 @@ def password_of(url: str | URL) -> str | None:
         return None if password is None else str(password)
     except InvalidDatabaseURLError:
         return None
+
+
+class SecretFilter(logging.Filter):
+    """A handler filter that scrubs registered database URLs and passwords from log records.
+
+    A record whose message or exception text holds a registered secret is rewritten through
+    `scrub` (the exception text is formatted and scrubbed up front), so no handler it is
+    attached to can print the password.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str | URL] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.urls:
+            return True
+        message = record.getMessage()
+        cleaned = scrub(message, *self.urls)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text, *self.urls)
+        return True
+
+
+_FILTER = SecretFilter()
+
+
+def protect_logs(url: str | URL) -> None:
+    """Keep `url` and its password out of every log line printed by the root logger's handlers.
+
+    Registers the URL with the process-wide `SecretFilter` and attaches the filter to every
+    root handler that lacks it (handlers configured later get it on the next call).
+    """
+    if url not in _FILTER.urls:
+        _FILTER.urls.append(url)
+    for handler in logging.getLogger().handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
