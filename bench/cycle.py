@@ -28,9 +28,8 @@ from rich.table import Table
 
 from benchdb import bench_engine
 from minertrace.db.tables import metadata
-from minertrace.validator.persist import build_record
-from minertrace.validator.submit import SubmissionState
-from minertrace.validator.trace_queue import PendingTrace
+from minertrace.validator import PendingTrace, SubmissionState, build_record
+from minertrace.vocabulary import SubmissionStatus
 from minertrace.weights import CycleInputs, CycleTrace, ScoreRow, WeightConfig, compute_cycle
 
 SIZES = (256, 4096)
@@ -82,7 +81,7 @@ def run(engine: sa.Engine, n_uids: int, detailed: bool, realtime: bool, repeat: 
             realtime=realtime,
         )
         t1 = time.perf_counter()
-        PendingTrace(record, SubmissionState(status="computed")).write(engine)
+        PendingTrace(record, SubmissionState(status=SubmissionStatus.COMPUTED)).write(engine)
         t2 = time.perf_counter()
         if i:  # the first cycle inserts the period rows; the steady state updates them
             overheads.append(t2 - t0)

@@ -20,9 +20,7 @@ from rich.table import Table
 
 from benchdb import bench_engine
 from minertrace.db.tables import metadata, node_table, score_table
-from minertrace.stats.periods import current_periods
-from minertrace.stats.refresh import refresh_all, refresh_period_stats
-from minertrace.stats.retention import cleanup
+from minertrace.stats import cleanup, current_periods, refresh_all, refresh_period_stats
 
 MINERS = 256
 DAYS = 30

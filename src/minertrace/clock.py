@@ -34,3 +34,29 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         """Sleep for real."""
         await asyncio.sleep(max(0.0, seconds))
+
+
+class PacedClock:
+    """A simulated clock paced against wall time: `speed` simulated seconds per wall second.
+
+    Sleeping waits for real first (so SIGINT interrupts it), then sleeps on the inner clock,
+    which for a LocalChain's clock produces the blocks.
+    """
+
+    def __init__(self, inner: Clock, speed: float) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.inner = inner
+        self.speed = speed
+
+    def now(self) -> datetime:
+        """The inner clock's time."""
+        return self.inner.now()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds / speed` of wall time, then advance the inner clock by `seconds`."""
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+        await self.inner.sleep(seconds)
+
+
+__all__ = ["Clock", "PacedClock", "SystemClock"]

@@ -18,23 +18,12 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minertrace.db.urls import InvalidDatabaseURLError, parse_url, redact_url, scrub
+from minertrace.flags import FLAGS
 
 ENV_PREFIX = "MINERTRACE_"
 NETWORKS = ("finney", "test", "local", "archive")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _WS_URL = re.compile(r"^wss?://\S+$")
-
-# Bittensor-style flag -> settings field.
-FLAGS: dict[str, str] = {
-    "--netuid": "netuid",
-    "--subtensor.network": "subtensor_network",
-    "--subtensor.chain_endpoint": "subtensor_chain_endpoint",
-    "--wallet.name": "wallet_name",
-    "--wallet.hotkey": "wallet_hotkey",
-    "--wallet.path": "wallet_path",
-    "--database-url": "database_url",
-    "--data-dir": "data_dir",
-}
 
 
 def default_data_dir() -> Path:

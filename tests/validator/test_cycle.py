@@ -197,8 +197,8 @@ async def test_timeouts_are_retried(engine: Engine) -> None:
     chain.inject_timeouts(1)
     result = await run_cycle(make_context(engine, chain))
     assert result.status == "verified"
-    assert [a["status"] for a in result.attempts] == ["timeout", "included"]
-    assert result.attempts[0]["error"] == "Timeout"
+    assert [a.status for a in result.attempts] == ["timeout", "included"]
+    assert result.attempts[0].error == "Timeout"
 
 
 async def test_a_timeout_that_landed_is_recognised(engine: Engine) -> None:
@@ -207,10 +207,10 @@ async def test_a_timeout_that_landed_is_recognised(engine: Engine) -> None:
     chain.inject_timeouts(1, lands=True)
     result = await run_cycle(make_context(engine, chain))
     # No second extrinsic (it would have hit the rate limit): the first one is found on chain.
-    assert [a["status"] for a in result.attempts] == ["timeout"]
+    assert [a.status for a in result.attempts] == ["timeout"]
     assert result.status == "verified"
     [me] = [n for n in await chain.neurons(NET) if n.hotkey == VALIDATOR]
-    assert result.block_number == me.last_update == result.attempts[0]["landed_block"]
+    assert result.block_number == me.last_update == result.attempts[0].landed_block
     assert result.block_hash == await chain.block_hash(me.last_update)
 
 
@@ -221,6 +221,6 @@ async def test_rate_limit_is_waited_out(engine: Engine) -> None:
     first = await run_cycle(ctx)
     second = await run_cycle(ctx)
     assert first.status == second.status == "verified"
-    assert [a["status"] for a in second.attempts] == ["included"]
+    assert [a.status for a in second.attempts] == ["included"]
     assert second.block_number is not None and first.block_number is not None
     assert second.block_number - first.block_number == 40

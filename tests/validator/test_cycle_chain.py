@@ -15,8 +15,8 @@ from test_cycle_support import (
     submissions,
 )
 
+from minertrace.validator import run_cycle, verify_pending
 from minertrace.validator.chain_integration import apply_epoch_results
-from minertrace.validator.cycle import run_cycle, verify_pending
 from minertrace.validator.forks import detect_orphans
 from minertrace.validator.node_sync import sync_nodes
 

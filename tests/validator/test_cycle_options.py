@@ -16,9 +16,10 @@ from test_cycle_support import (
     submissions,
 )
 
+from minertrace.stats.periods import current_periods
 from minertrace.stats.refresh import refresh_all
+from minertrace.store import fill_pipeline_columns
 from minertrace.validator.cycle import run_cycle
-from minertrace.validator.persist import fill_pipeline_columns
 
 PIPELINE = (
     "submitted_weight",
@@ -101,7 +102,9 @@ async def test_realtime_off_fill_matches_the_realtime_rows(engine: Engine) -> No
     now = chain.clock.now()
     refresh_all(engine, now)
     assert all(r["submitted_weight"] is None for r in stats_rows(engine))
-    written = fill_pipeline_columns(engine, validator_hotkey=VALIDATOR, netuid=1, now=now)
+    written = fill_pipeline_columns(
+        engine, validator_hotkey=VALIDATOR, netuid=1, now=now, periods=current_periods(now)
+    )
     assert written == len(expected)
     got = pipeline_values(engine)
     assert got.keys() == expected.keys()
@@ -126,7 +129,9 @@ async def test_realtime_off_and_details_off_fill_only_the_submitted_weight(
     )
     now = chain.clock.now()
     refresh_all(engine, now)
-    fill_pipeline_columns(engine, validator_hotkey=VALIDATOR, netuid=1, now=now)
+    fill_pipeline_columns(
+        engine, validator_hotkey=VALIDATOR, netuid=1, now=now, periods=current_periods(now)
+    )
     [ws] = submissions(engine)
     weight_of = dict(zip(ws["submitted_uids"], ws["submitted_weights"], strict=True))
     miners = [r for r in stats_rows(engine) if r["miner_uid"] >= FIRST_MINER]

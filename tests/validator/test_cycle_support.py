@@ -14,8 +14,8 @@ from minertrace.chain.local.chain import LocalChain
 from minertrace.chain.types import SubnetHyperparameters
 from minertrace.config import Settings
 from minertrace.db.tables import miner_performance_stats, weight_submissions
+from minertrace.store import record_scores
 from minertrace.validator.cycle import CycleContext
-from minertrace.validator.ingest import record_scores
 from minertrace.validator.node_sync import sync_nodes
 
 NET = 1

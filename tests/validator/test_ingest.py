@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from minertrace.db.tables import node_table, score_table
-from minertrace.validator.ingest import (
+from minertrace.store import (
     ScoreValidationError,
     record_scores,
     record_scores_async,

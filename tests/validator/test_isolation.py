@@ -73,17 +73,17 @@ async def test_database_outage_submits_and_writes_the_trace_after_recovery(
         # Weights first: submitted and verified on chain although nothing could be written.
         assert result.status == "verified" and result.block_number is not None
         assert not result.persisted and result.submission_id is None
-        assert result.queued == 1 and len(ctx.trace_queue) == 1
+        assert result.queued == 1 and len(ctx.queue) == 1
         assert ctx.metrics.persist_failures >= 1
         trace = result.trace
         assert trace is not None
         emitted = dict(zip(trace.emit_uids.tolist(), trace.emit_u16.tolist(), strict=True))
         assert emitted and await chain.weights_of(NET, VALIDATOR_UID) == emitted
         # Still down: a flush keeps the trace.
-        assert await flush(ctx) == 0 and len(ctx.trace_queue) == 1
+        assert await flush(ctx) == 0 and len(ctx.queue) == 1
 
     assert await flush(ctx) == 1
-    assert len(ctx.trace_queue) == 0 and ctx.metrics.traces_written_late == 1
+    assert len(ctx.queue) == 0 and ctx.metrics.traces_written_late == 1
     [row] = submissions(engine)
     assert row["status"] == "verified"
     assert row["block_number"] == result.block_number
@@ -113,7 +113,7 @@ async def test_full_queue_drops_the_oldest_trace(engine: Engine) -> None:
     second = await run_cycle(ctx)
     assert first.status == second.status == "verified"
     assert first.block_number != second.block_number
-    assert ctx.metrics.queue_drops == 1 and len(ctx.trace_queue) == 1
+    assert ctx.metrics.queue_drops == 1 and len(ctx.queue) == 1
     _rename(engine, "weight_submissions_away", "weight_submissions")
 
     # The next cycle writes the waiting trace first, then its own.

@@ -21,9 +21,9 @@ from minertrace.db.tables import (
     weight_submissions,
 )
 from minertrace.stats.periods import Period, current_periods, period_for, previous_period
+from minertrace.store import record_scores
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.forks import detect_orphans
-from minertrace.validator.ingest import record_scores
 from minertrace.validator.node_sync import (
     EmptyMetagraphError,
     HotkeyReplacement,

@@ -17,9 +17,11 @@ from test_cycle_support import (
 
 from minertrace.db.tables import miner_performance_stats
 from minertrace.stats.periods import current_periods
+from minertrace.store import update_outcome
 from minertrace.validator.cycle import run_cycle
-from minertrace.validator.persist import json_vector, update_outcome
+from minertrace.validator.persist import json_vector
 from minertrace.validator.submit import SubmissionState
+from minertrace.vocabulary import SubmissionStatus
 
 
 def test_json_vector_turns_non_finite_values_into_null() -> None:
@@ -62,6 +64,6 @@ async def test_a_late_outcome_does_not_undo_an_orphaned_row(engine: Engine) -> N
     assert result.submission_id is not None
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE weight_submissions SET status = 'orphaned'")
-        state = SubmissionState(status="verified", block_number=result.block_number)
-        assert update_outcome(conn, result.submission_id, state) == 0
+        state = SubmissionState(status=SubmissionStatus.VERIFIED, block_number=result.block_number)
+        assert update_outcome(conn, result.submission_id, state.outcome()) == 0
     assert submissions(engine)[0]["status"] == "orphaned"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -9,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, event, insert
 
 from minertrace.db.tables import node_table, score_table
-from minertrace.validator.reads import (
+from minertrace.store import (
+    DEFAULT_WINDOWS,
     read_active_validators,
     read_cycle_inputs,
     read_cycle_inputs_async,
@@ -217,7 +219,8 @@ def test_cycle_inputs_in_one_snapshot(engine: Engine) -> None:
     assert [r.task_id for r in reads.soil] == ["s"]
     assert [n.uid for n in reads.nodes] == [0, 1, 2, 3, 4]
     assert reads.active_validator_uids == [2, 3]
-    reads = read_cycle_inputs(engine, NOW, 2000, geomagnetic_window=timedelta(hours=2))
+    windows = dataclasses.replace(DEFAULT_WINDOWS, geomagnetic=timedelta(hours=2))
+    reads = read_cycle_inputs(engine, NOW, 2000, windows=windows)
     assert reads.geomagnetic == []
 
 

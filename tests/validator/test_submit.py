@@ -19,9 +19,9 @@ def test_rate_limit_wait() -> None:
 
 def test_compare_weights() -> None:
     same = compare_weights({1: 65535, 2: 100}, {1: 65535, 2: 100})
-    assert same["match"] and same["differing_uids"] == []
+    assert same.match and same.differing_uids == []
     diff = compare_weights({1: 65535, 2: 100, 3: 5}, {1: 65535, 2: 101, 4: 7})
-    assert not diff["match"] and diff["differing_uids"] == [2, 3, 4]
-    assert diff["expected_count"] == 3 and diff["chain_count"] == 3
+    assert not diff.match and diff.differing_uids == [2, 3, 4]
+    assert diff.expected_count == 3 and diff.chain_count == 3
     # A zero entry counts as absent.
-    assert compare_weights({1: 10, 2: 0}, {1: 10})["match"]
+    assert compare_weights({1: 10, 2: 0}, {1: 10}).match

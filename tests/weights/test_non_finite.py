@@ -139,3 +139,29 @@ def test_absurd_scores_count_as_overflow_and_stay_strict_json(
     assert trace.geo_sd is None or math.isfinite(trace.geo_sd)
     if trace.final is not None:
         assert math.isclose(float(trace.final.sum()), 1.0, rel_tol=1e-12)
+
+
+def test_finite_or_null_gives_plain_json_types_for_numpy_and_dates() -> None:
+    from datetime import date, datetime, timezone
+
+    value = {
+        "floats": np.array([1.0, np.nan, -np.inf]),
+        "finite": np.array([0.5, 2.0]),
+        "ints": np.array([1, 2], dtype=np.int64),
+        "flags": np.array([True, False]),
+        "scalars": (np.float64(np.inf), np.float32(0.5), np.int16(3), np.bool_(True)),
+        "when": datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc),
+        "day": date(2026, 1, 2),
+    }
+    out = finite_or_null(value)
+    assert out == {
+        "floats": [1.0, None, None],
+        "finite": [0.5, 2.0],
+        "ints": [1, 2],
+        "flags": [True, False],
+        "scalars": [None, 0.5, 3, True],
+        "when": "2026-01-02T03:04:00+00:00",
+        "day": "2026-01-02",
+    }
+    assert [type(v) for v in out["scalars"]] == [type(None), float, int, bool]
+    json.dumps(out, allow_nan=False)

@@ -18,6 +18,7 @@ import numpy as np
 from minertrace.chain.golden_input import GoldenFormatError as GoldenFormatError
 from minertrace.chain.golden_input import check_document
 from minertrace.chain.yuma import EpochResult, Liveness, YumaParams, epoch
+from minertrace.weights.jsonsafe import finite_or_null
 
 FORMAT = "yuma-golden/1"
 
@@ -142,10 +143,7 @@ def dense_bonds(triples: list[list[float]], n: int) -> np.ndarray[Any, np.dtype[
 
 
 def result_to_json(res: EpochResult) -> dict[str, Any]:
-    """An epoch's result with the field names of the golden files' `expected`."""
-    out: dict[str, Any] = {}
-    for name in VECTOR_FIELDS:
-        arr = getattr(res, name)
-        out[name] = [bool(v) for v in arr] if arr.dtype == np.bool_ else [float(v) for v in arr]
+    """An epoch's result with the field names of the golden files' `expected` (strict JSON)."""
+    out: dict[str, Any] = {name: finite_or_null(getattr(res, name)) for name in VECTOR_FIELDS}
     out["bonds"] = sparse_bonds(res.bonds)
     return out

@@ -1,19 +1,25 @@
-"""What every `minertrace` sub-command shares: consoles, database flags, errors, settings."""
+"""What every `minertrace` sub-command shares: consoles, database flags, errors, settings.
+
+Only typer and rich are imported at module level: the settings (pydantic), the database
+(SQLAlchemy, psycopg, pgserver) and the migrations (Alembic) are imported inside the
+functions, so `minertrace --help` stays fast.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from minertrace.config import Settings, SettingsError, load_settings
-from minertrace.db.database import Database, DatabaseUnavailableError
-from minertrace.db.migrate import MigrationError
+if TYPE_CHECKING:
+    from minertrace.config import Settings
+    from minertrace.db.database import Database
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -40,9 +46,15 @@ _QUIET_LOGGERS = ("alembic", "pgserver")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print `message` as an error on stderr and return the Exit to raise."""
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    """Print `message` (escaped: it may hold paths, URLs or `[extra]`) as an error on stderr
+    and return the Exit to raise."""
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def say(text: str, out: Console | None = None) -> None:
+    """Print plain text (no markup, no highlighting): for lines holding user data."""
+    (out or console).print(text, markup=False, highlight=False)
 
 
 def cli_settings(args: list[str] | None = None, **overrides: Any) -> Settings:
@@ -51,6 +63,8 @@ def cli_settings(args: list[str] | None = None, **overrides: Any) -> Settings:
     Also configures logging at the settings' level, keeping Alembic's and pgserver's chatter
     at WARNING unless DEBUG was asked for.
     """
+    from minertrace.config import SettingsError, load_settings
+
     try:
         settings = load_settings(args or [], **overrides)
     except SettingsError as exc:
@@ -64,13 +78,15 @@ def cli_settings(args: list[str] | None = None, **overrides: Any) -> Settings:
 
 @contextmanager
 def opened_database(
-    settings: Settings,
-    opener: Callable[[Settings], Database] = lambda s: Database.open(s.database_url, s.data_dir),
+    settings: Settings, opener: Callable[[Settings], Database] | None = None
 ) -> Iterator[Database]:
     """The settings' database, closed on exit; unavailable servers and migration errors exit
     with a message that never contains the password."""
+    from minertrace.db.database import Database, DatabaseUnavailableError
+    from minertrace.db.migrate import MigrationError
+
     try:
-        db = opener(settings)
+        db = opener(settings) if opener else Database.open(settings.database_url, settings.data_dir)
     except DatabaseUnavailableError as exc:
         raise fail(str(exc)) from None
     try:
@@ -79,3 +95,44 @@ def opened_database(
         raise fail(db.scrub(str(exc))) from None
     finally:
         db.close()
+
+
+def open_demo(settings: Settings) -> Database:
+    """The database of `minertrace demo` (its own schema), checked to answer."""
+    from minertrace.validator.demo import open_demo_database
+
+    db = open_demo_database(settings)
+    db.ping()
+    return db
+
+
+def opened_database_for(
+    settings: Settings, *, demo: bool = False
+) -> AbstractContextManager[Database]:
+    """`opened_database` of the settings' database, or of the demo's with `demo`."""
+    return opened_database(settings, open_demo if demo else None)
+
+
+@contextmanager
+def settings_and_database(
+    database_url: str | None, data_dir: Path | None
+) -> Iterator[tuple[Settings, Database]]:
+    """Settings from the two database flags and the environment, and their open database."""
+    settings = cli_settings(database_url=database_url, data_dir=data_dir)
+    with opened_database(settings) as db:
+        yield settings, db
+
+
+__all__ = [
+    "DataDirOption",
+    "DatabaseUrlOption",
+    "cli_settings",
+    "console",
+    "err",
+    "fail",
+    "open_demo",
+    "opened_database",
+    "opened_database_for",
+    "say",
+    "settings_and_database",
+]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from minertrace.chain import golden, yuma
+if TYPE_CHECKING:
+    import numpy as np
+
+    from minertrace.chain import yuma
 
 app = typer.Typer(help="Chain commands: run Yuma Consensus locally.", no_args_is_help=True)
 
@@ -34,6 +37,8 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def _column(res: yuma.EpochResult, name: str) -> np.ndarray[Any, np.dtype[Any]]:
+    import numpy as np
+
     if name == "emission":
         return res.server_emission_share + res.validator_emission_share
     return np.asarray(getattr(res, name))
@@ -49,6 +54,10 @@ def epoch_command(
     Bonds and permits are carried from one epoch to the next as on chain. Prints one table
     per epoch, or with --json an object whose epochs carry the files' `expected` names.
     """
+    import numpy as np
+
+    from minertrace.chain import golden
+
     try:
         doc = golden.load(input)
         run = golden.run(doc)
@@ -56,13 +65,14 @@ def epoch_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     if as_json:
-        typer.echo(json.dumps({"epochs": [golden.result_to_json(r) for r in run.results]}))
+        epochs = [golden.result_to_json(r) for r in run.results]
+        typer.echo(json.dumps({"epochs": epochs}, allow_nan=False))
         return
     # Nine columns need about 90 characters; narrower, rich would truncate the headers.
     console = Console(width=max(Console().width, 100))
     version = "Yuma 3" if run.params.yuma3 else "Yuma 2"
     for t, res in enumerate(run.results):
-        table = Table(title=f"{run.name or input.name}: epoch {t} ({version})")
+        table = Table(title=escape(f"{run.name or input.name}: epoch {t} ({version})"))
         table.caption = "emission = server + validator share of the epoch's emission"
         table.add_column("uid", justify="right")
         for _, header in _COLUMNS:

@@ -5,23 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table as RichTable
-from sqlalchemy import text
 
 from minertrace.cli._support import (
     DatabaseUrlOption,
     DataDirOption,
-    cli_settings,
     console,
     err,
     fail,
-    opened_database,
+    say,
+    settings_and_database,
 )
-from minertrace.db import migrate
-from minertrace.db.database import Database
+
+if TYPE_CHECKING:
+    from minertrace.db.database import Database
 
 app = typer.Typer(help="Database: migrations and status.", no_args_is_help=True)
 STATUS_TABLES = (
@@ -38,8 +39,7 @@ STATUS_TABLES = (
 
 @contextmanager
 def _database(database_url: str | None, data_dir: Path | None) -> Iterator[Database]:
-    settings = cli_settings(database_url=database_url, data_dir=data_dir)
-    with opened_database(settings) as db:
+    with settings_and_database(database_url, data_dir) as (_, db):
         yield db
 
 
@@ -50,11 +50,13 @@ def upgrade(
     data_dir: DataDirOption = None,
 ) -> None:
     """Upgrade the schema (adopting an existing legacy/Gaia database)."""
+    from minertrace.db import migrate
+
     with _database(database_url, data_dir) as db:
         report = migrate.upgrade(db.engine, revision)
-        console.print(f"database: {db.display_url}", highlight=False)
+        say(f"database: {db.display_url}")
         for line in report.lines():
-            console.print(line, highlight=False)
+            say(line)
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
@@ -64,60 +66,58 @@ def downgrade(
     data_dir: DataDirOption = None,
 ) -> None:
     """Downgrade the schema; every row is kept (new-column values are archived)."""
+    from minertrace.db import migrate
+
     with _database(database_url, data_dir) as db:
         report = migrate.downgrade(db.engine, revision)
-        console.print(f"database: {db.display_url}", highlight=False)
+        say(f"database: {db.display_url}")
         for line in report.lines():
-            console.print(line, highlight=False)
+            say(line)
 
 
 @app.command()
 def current(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None) -> None:
     """Print the database's revision."""
+    from minertrace.db import migrate
+
     with _database(database_url, data_dir) as db:
         rev = migrate.current(db.engine)
         head = migrate.head_revision()
         suffix = " (head)" if rev == head else f" (head is {head})"
-        console.print(f"{rev or 'none'}{suffix}", highlight=False)
+        say(f"{rev or 'none'}{suffix}")
 
 
 @app.command()
 def check(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None) -> None:
     """Compare the models with the database; exit 1 on any difference."""
+    from minertrace.db import migrate
+
     with _database(database_url, data_dir) as db:
         diffs = migrate.check(db.engine)
     if diffs:
         for diff in diffs:
-            err.print(f"- {diff}", highlight=False, markup=False)
+            say(f"- {diff}", err)
         raise fail(f"{len(diffs)} difference(s) between the models and the database")
-    console.print("models and database agree", highlight=False)
+    say("models and database agree")
 
 
 @app.command()
 def status(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None) -> None:
     """Server, URL (password redacted), revision and table row counts."""
+    from minertrace.db import migrate
+    from minertrace.store import table_row_counts
+
     with _database(database_url, data_dir) as db:
         version = db.ping()
         rev = migrate.current(db.engine)
         with db.engine.connect() as conn:
-            present = [
-                name
-                for name in STATUS_TABLES
-                if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar()
-            ]
-            counts = {}
-            if present:
-                query = ", ".join(f'(SELECT count(*) FROM "{n}") AS "{n}"' for n in present)
-                counts = dict(conn.execute(text(f"SELECT {query}")).mappings().one())
-        console.print(f"server:   {db.describe_server()}", highlight=False)
-        console.print(f"version:  {version.split(' on ')[0]}", highlight=False)
-        console.print(f"url:      {db.display_url}", highlight=False)
+            counts = table_row_counts(conn, STATUS_TABLES)
+        say(f"server:   {db.describe_server()}")
+        say(f"version:  {version.split(' on ')[0]}")
+        say(f"url:      {db.display_url}")
         head = migrate.head_revision()
-        console.print(
-            f"revision: {rev or 'none'} ({'head' if rev == head else f'head is {head}'})",
-            highlight=False,
-        )
+        say(f"revision: {rev or 'none'} ({'head' if rev == head else f'head is {head}'})")
         table = RichTable("table", "rows")
-        for name in present:
-            table.add_row(name, str(counts[name]))
+        for name, count in counts.items():
+            table.add_row(escape(name), str(count))
         console.print(table)

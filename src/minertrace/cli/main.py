@@ -1,12 +1,18 @@
-"""The `minertrace` command: one Typer app with a sub-app per package."""
+"""The `minertrace` command: one Typer app with a sub-app or command per module.
+
+Importing this module imports typer, rich and the command modules only; each command
+imports what it needs (the database, the service, the SDK, numpy) when it runs.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from minertrace.cli import demo as demo_command
+from minertrace.cli import explain as explain_command
+from minertrace.cli import run as run_command
 from minertrace.cli.chain import app as chain_app
 from minertrace.cli.db import app as db_app
-from minertrace.cli.service import register as register_validator_commands
 from minertrace.cli.stats import app as stats_app
 from minertrace.cli.weights import app as weights_app
 
@@ -20,9 +26,14 @@ app.add_typer(db_app, name="db")
 app.add_typer(weights_app, name="weights")
 app.add_typer(chain_app, name="chain")
 app.add_typer(stats_app, name="stats")
-register_validator_commands(app)
+run_command.register(app)
+demo_command.register(app)
+explain_command.register(app)
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+__all__ = ["app", "main"]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -15,15 +12,11 @@ from rich.table import Table
 from minertrace.cli._support import (
     DatabaseUrlOption,
     DataDirOption,
-    cli_settings,
     console,
-    opened_database,
+    say,
+    settings_and_database,
 )
-from minertrace.config import Settings
-from minertrace.db.database import Database
-from minertrace.stats.periods import PERIOD_TYPES, current_periods
-from minertrace.stats.refresh import refresh_all
-from minertrace.stats.retention import cleanup as apply_retention
+from minertrace.vocabulary import PERIOD_TYPES
 
 app = typer.Typer(help="Period statistics.", no_args_is_help=True)
 PeriodName = Enum("PeriodName", {name: name for name in PERIOD_TYPES}, type=str)  # type: ignore[misc]
@@ -45,13 +38,6 @@ def _as_utc(now: datetime | None) -> datetime:
     return now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now
 
 
-@contextmanager
-def _opened(database_url: str | None, data_dir: Path | None) -> Iterator[tuple[Settings, Database]]:
-    settings = cli_settings(database_url=database_url, data_dir=data_dir)
-    with opened_database(settings) as db:
-        yield settings, db
-
-
 @app.command()
 def refresh(
     period: Annotated[
@@ -63,9 +49,12 @@ def refresh(
     data_dir: DataDirOption = None,
 ) -> None:
     """Recompute the statistics columns of the current period rows from score_table."""
+    from minertrace.stats.periods import current_periods
+    from minertrace.stats.refresh import refresh_all
+
     at = _as_utc(now)
     kinds = [p.value for p in period] if period else list(PERIOD_TYPES)
-    with _opened(database_url, data_dir) as (_, db):
+    with settings_and_database(database_url, data_dir) as (_, db):
         counts = refresh_all(db.engine, at, current_periods(at, kinds))
     table = Table(title=f"period statistics as of {at.isoformat()}")
     for column in ("period", "start", "end", "rows"):
@@ -88,13 +77,14 @@ def cleanup(
     data_dir: DataDirOption = None,
 ) -> None:
     """Delete weight_submissions and non-all_time stats rows older than the retention."""
+    from minertrace.stats.retention import cleanup as apply_retention
+
     at = _as_utc(now)
-    with _opened(database_url, data_dir) as (settings, db):
+    with settings_and_database(database_url, data_dir) as (settings, db):
         days = retention_days if retention_days is not None else settings.retention_days
         counts = apply_retention(db.engine, at, days)
-    console.print(
+    say(
         f"retention {days} days (cutoff {counts.cutoff.isoformat()}): deleted "
         f"{counts.weight_submissions} weight_submissions rows and {counts.stats_rows} "
-        "stats rows",
-        highlight=False,
+        "stats rows"
     )

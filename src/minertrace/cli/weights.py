@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from minertrace.weights.config import TASKS
-from minertrace.weights.engine import compute_cycle
-from minertrace.weights.inputs import CycleInputs
-from minertrace.weights.trace import CycleTrace
+if TYPE_CHECKING:
+    from minertrace.weights import CycleTrace
 
 app = typer.Typer(help="Weight engine commands.", no_args_is_help=True)
 
@@ -42,6 +41,8 @@ def compute(
     top: int = typer.Option(15, "--top", help="Miners shown in the summary table."),
 ) -> None:
     """Compute one weight cycle from a JSON file and print a summary (or JSON)."""
+    from minertrace.weights import CycleInputs, compute_cycle
+
     try:
         inputs = CycleInputs.from_json(input)
     except (OSError, json.JSONDecodeError, ValueError) as exc:
@@ -63,12 +64,17 @@ def _fmt(x: float | None, digits: int = 6) -> str:
 
 
 def _summary(trace: CycleTrace, top: int) -> None:
+    import numpy as np
+
+    from minertrace.weights import TASKS
+    from minertrace.weights.pathways import PATHWAY_LABELS
+
     console = Console(width=max(Console().width, 140))
     status = (
         "weights produced" if trace.weights_produced else f"no weights ({trace.no_weights_reason})"
     )
     console.print(
-        f"[bold]{status}[/bold]; {trace.n_uids} UIDs; fallback: {trace.rank_based_fallback}"
+        f"[bold]{escape(status)}[/bold]; {trace.n_uids} UIDs; fallback: {trace.rank_based_fallback}"
     )
     weight = trace.final if trace.final is not None else trace.raw_weight
     uids = np.arange(trace.n_uids)
@@ -77,7 +83,7 @@ def _summary(trace: CycleTrace, top: int) -> None:
     table = Table(title=f"top {len(order)} miners")
     for col in ("uid", "pathway", *TASKS, "raw", "after coldkey", "final", "submitted", "u16"):
         table.add_column(col, justify="right")
-    labels = {-1: "-", 0: "none", 1: "excellence", 2: "diversity"}
+    labels = {-1: "-", **PATHWAY_LABELS}
     for u in order:
         table.add_row(
             str(u),
@@ -97,7 +103,7 @@ def _summary(trace: CycleTrace, top: int) -> None:
     scalars.add_column("name")
     scalars.add_column("value", justify="right")
     for key, value in trace.scalars().items():
-        scalars.add_row(key, _fmt(value) if isinstance(value, float) else str(value))
+        scalars.add_row(key, escape(_fmt(value) if isinstance(value, float) else str(value)))
     console.print(scalars)
     quality = Table(title="data quality")
     quality.add_column("counter")

@@ -30,7 +30,7 @@ from minertrace.chain.types import ChainError, SubnetHyperparameters
 from minertrace.chain.yuma import YumaParams
 from minertrace.sim.population import Population, make_population
 from minertrace.sim.tasks import TaskRun, run_rng, run_scores, runs_between
-from minertrace.validator.ingest import record_scores
+from minertrace.store import record_scores
 
 logger = logging.getLogger(__name__)
 

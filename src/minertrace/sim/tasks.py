@@ -24,6 +24,13 @@ import numpy as np
 import numpy.typing as npt
 
 from minertrace.sim.population import Population
+from minertrace.vocabulary import (
+    FINAL_WEATHER_PREFIX,
+    INITIAL_WEATHER_PREFIX,
+    SCORE_TASK_GEOMAGNETIC,
+    SCORE_TASK_WEATHER,
+    SOIL_TASK_PREFIX,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -73,13 +80,17 @@ def _grid(
 def runs_between(start: datetime, end: datetime, n_regions: int = 3) -> list[TaskRun]:
     """Every task run whose row is due in `[start, end)`, in time order."""
     runs: list[TaskRun] = []
-    for kind, after in (("initial", WEATHER_INITIAL_AFTER), ("final", WEATHER_FINAL_AFTER)):
+    weather_kinds = (
+        ("initial", INITIAL_WEATHER_PREFIX, WEATHER_INITIAL_AFTER),
+        ("final", FINAL_WEATHER_PREFIX, WEATHER_FINAL_AFTER),
+    )
+    for kind, prefix, after in weather_kinds:
         for due in _grid(start, end, WEATHER_EVERY, after):
             run = (due - after).strftime("%Y%m%d%H")
             runs.append(
                 TaskRun(
-                    "weather",
-                    f"{kind}_weather_scores_{run}",
+                    SCORE_TASK_WEATHER,
+                    f"{prefix}_{run}",
                     due,
                     "completed" if kind == "final" else "pending",
                     WEATHER,
@@ -89,7 +100,7 @@ def runs_between(start: datetime, end: datetime, n_regions: int = 3) -> list[Tas
     for due in _grid(start, end, GEOMAGNETIC_EVERY, GEOMAGNETIC_OFFSET):
         runs.append(
             TaskRun(
-                "geomagnetic",
+                SCORE_TASK_GEOMAGNETIC,
                 f"geomagnetic_{due.strftime('%Y%m%d%H')}",
                 due,
                 "completed",
@@ -102,7 +113,7 @@ def runs_between(start: datetime, end: datetime, n_regions: int = 3) -> list[Tas
         for due in _grid(start, end, SOIL_EVERY, offset):
             runs.append(
                 TaskRun(
-                    f"soil_moisture_region_{region}",
+                    f"{SOIL_TASK_PREFIX}{region}",
                     f"soil_{due.strftime('%Y%m%d%H')}",
                     due,
                     "completed",

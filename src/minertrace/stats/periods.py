@@ -8,13 +8,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal, get_args
+from typing import Literal, cast
+
+from minertrace.store import period_params
+from minertrace.vocabulary import PERIOD_TYPES as _PERIOD_NAMES
+from minertrace.vocabulary import PeriodType as PeriodKind
 
 PeriodType = Literal["daily", "weekly", "monthly", "all_time"]
-PERIOD_TYPES: tuple[PeriodType, ...] = get_args(PeriodType)
+PERIOD_TYPES: tuple[PeriodType, ...] = cast("tuple[PeriodType, ...]", _PERIOD_NAMES)
 
 ALL_TIME_START = datetime(2000, 1, 1, tzinfo=timezone.utc)
 # Far enough that no score row can be after it, yet still a Python datetime.
@@ -56,14 +59,14 @@ def period_for(period_type: str, at: datetime) -> Period:
     """The period of `period_type` that contains the instant `at` (timezone-aware)."""
     kind = _check_type(period_type)
     t = _utc(at)
-    if kind == "all_time":
+    if kind == PeriodKind.ALL_TIME.value:
         if not ALL_TIME_START <= t < ALL_TIME_END:
             raise ValueError(f"{t.isoformat()} lies outside the all_time period")
         return Period(kind, ALL_TIME_START, ALL_TIME_END)
     day = _midnight(t)
-    if kind == "daily":
+    if kind == PeriodKind.DAILY.value:
         return Period(kind, day, day + timedelta(days=1))
-    if kind == "weekly":
+    if kind == PeriodKind.WEEKLY.value:
         monday = day - timedelta(days=day.weekday())
         return Period(kind, monday, monday + timedelta(days=7))
     first = day.replace(day=1)
@@ -76,7 +79,7 @@ def period_for(period_type: str, at: datetime) -> Period:
 
 def previous_period(period: Period) -> Period:
     """The period of the same type that ends where `period` starts (not for all_time)."""
-    if period.period_type == "all_time":
+    if period.period_type == PeriodKind.ALL_TIME.value:
         raise ValueError("all_time has no previous period")
     return period_for(period.period_type, period.start - timedelta(microseconds=1))
 
@@ -88,11 +91,14 @@ def current_periods(
     return [period_for(kind, now) for kind in (types if types is not None else PERIOD_TYPES)]
 
 
-def period_params(periods: Sequence[Period]) -> dict[str, list[Any]]:
-    """The periods as three parallel arrays, the bind parameters of a set-based statement
-    that unnests `:period_types`, `:period_starts` and `:period_ends` together."""
-    return {
-        "period_types": [p.period_type for p in periods],
-        "period_starts": [p.start for p in periods],
-        "period_ends": [p.end for p in periods],
-    }
+__all__ = [
+    "ALL_TIME_END",
+    "ALL_TIME_START",
+    "PERIOD_TYPES",
+    "Period",
+    "PeriodType",
+    "current_periods",
+    "period_for",
+    "period_params",
+    "previous_period",
+]

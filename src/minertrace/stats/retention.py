@@ -13,23 +13,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
+
+from minertrace.store import (
+    delete_period_rows_before,
+    delete_stale_rows,
+    delete_submissions_before,
+    transaction,
+)
 
 logger = logging.getLogger(__name__)
-
-_DELETE_SUBMISSIONS = text("DELETE FROM weight_submissions WHERE computed_at < :cutoff")
-_DELETE_PERIOD_ROWS = text(
-    "DELETE FROM miner_performance_stats WHERE period_type <> 'all_time' AND period_end < :cutoff"
-)
-_DELETE_STALE = text(
-    """
-    DELETE FROM miner_performance_stats AS s
-    WHERE NOT EXISTS (
-        SELECT 1 FROM node_table AS n
-        WHERE n.uid = s.miner_uid AND n.hotkey = s.miner_hotkey
-    )
-    """
-)
 
 
 @dataclass(frozen=True)
@@ -51,8 +44,8 @@ def retention_cutoff(now: datetime, retention_days: float) -> datetime:
 
 
 def _cleanup(conn: Connection, cutoff: datetime) -> RetentionCounts:
-    submissions = conn.execute(_DELETE_SUBMISSIONS, {"cutoff": cutoff}).rowcount
-    stats_rows = conn.execute(_DELETE_PERIOD_ROWS, {"cutoff": cutoff}).rowcount
+    submissions = delete_submissions_before(conn, cutoff)
+    stats_rows = delete_period_rows_before(conn, cutoff)
     return RetentionCounts(cutoff, submissions, stats_rows)
 
 
@@ -63,11 +56,8 @@ def cleanup(bind: Connection | Engine, now: datetime, retention_days: float) -> 
     are logged and returned.
     """
     cutoff = retention_cutoff(now, retention_days)
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            counts = _cleanup(conn, cutoff)
-    else:
-        counts = _cleanup(bind, cutoff)
+    with transaction(bind) as conn:
+        counts = _cleanup(conn, cutoff)
     logger.info(
         "retention (%s days, cutoff %s): deleted %d weight_submissions rows, %d stats rows",
         retention_days,
@@ -78,17 +68,9 @@ def cleanup(bind: Connection | Engine, now: datetime, retention_days: float) -> 
     return counts
 
 
-def delete_stale_rows(bind: Connection | Engine) -> int:
-    """Delete stats rows whose (miner_uid, miner_hotkey) no longer matches node_table.
-
-    This covers UIDs whose hotkey changed and UIDs no longer in node_table (or without a
-    hotkey). One statement; returns the number of rows deleted.
-    """
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            count = conn.execute(_DELETE_STALE).rowcount
-    else:
-        count = bind.execute(_DELETE_STALE).rowcount
-    if count:
-        logger.info("deleted %d stale stats rows (hotkey no longer on the UID)", count)
-    return count
+__all__ = [
+    "RetentionCounts",
+    "cleanup",
+    "delete_stale_rows",
+    "retention_cutoff",
+]

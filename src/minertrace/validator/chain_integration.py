@@ -1,6 +1,7 @@
 """Chain integration: after each epoch, what the chain made of the weights.
 
-Run right after an epoch when `enable_chain_integration` is on. Two statements:
+Run right after an epoch when `enable_chain_integration` is on. Two statements
+(`minertrace.store.write_epoch_stats` and `minertrace.store.mark_in_force`):
 
 1. the miners' current period rows (the daily, weekly, monthly and all_time rows of
    `minertrace.stats.periods.current_periods(now)`) get `incentive`, `consensus_rank` and
@@ -27,11 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from minertrace.chain.types import Chain, NeuronInfo
-from minertrace.stats.periods import current_periods, period_params
-from minertrace.validator._bind import transaction
+from minertrace.stats.periods import current_periods
+from minertrace.store import mark_in_force, transaction, write_epoch_stats
 
 logger = logging.getLogger(__name__)
 
@@ -46,61 +47,6 @@ class EpochReport:
     """weight_submissions rows that got this consensus_block."""
 
 
-_STATS = text(
-    """
-    WITH n AS (
-        SELECT *
-          FROM unnest(CAST(:uids AS integer[]), CAST(:hotkeys AS text[]),
-                      CAST(:incentives AS double precision[]), CAST(:permits AS boolean[]))
-               AS n(uid, hotkey, incentive, permit)
-    ), ranked AS (
-        SELECT uid, hotkey, incentive,
-               CASE WHEN NOT permit
-                    THEN rank() OVER (PARTITION BY permit ORDER BY incentive DESC) END AS crank
-          FROM n
-    ), periods AS (
-        SELECT *
-          FROM unnest(CAST(:period_types AS text[]), CAST(:period_starts AS timestamptz[]),
-                      CAST(:period_ends AS timestamptz[]))
-               AS p(period_type, period_start, period_end)
-    )
-    UPDATE miner_performance_stats AS m
-       SET incentive = r.incentive,
-           consensus_rank = r.crank,
-           consensus_block = :epoch_block,
-           updated_at = :now
-      FROM ranked AS r, periods AS p
-     WHERE m.miner_uid = r.uid
-       AND m.miner_hotkey = r.hotkey
-       AND m.period_type = p.period_type
-       AND m.period_start = p.period_start
-       AND m.period_end = p.period_end
-    """
-)
-
-_SUBMISSION = text(
-    """
-    WITH in_force AS (
-        SELECT id, consensus_block
-          FROM weight_submissions
-         WHERE validator_hotkey = :hotkey
-           AND netuid = :netuid
-           AND ((reveal_block IS NULL AND status IN ('included', 'verified', 'mismatch')
-                 AND block_number <= :epoch_block)
-             OR (reveal_block IS NOT NULL AND status IN ('committed', 'verified', 'mismatch')
-                 AND reveal_block <= :epoch_block))
-         ORDER BY COALESCE(reveal_block, block_number) DESC, id DESC
-         LIMIT 1
-    )
-    UPDATE weight_submissions AS w
-       SET consensus_block = :epoch_block
-      FROM in_force
-     WHERE w.id = in_force.id AND in_force.consensus_block IS NULL
-    RETURNING w.id
-    """
-)
-
-
 def write_epoch_results(
     conn_or_engine: Engine | Connection,
     neurons: Sequence[NeuronInfo],
@@ -113,25 +59,8 @@ def write_epoch_results(
     """The database half of `apply_epoch_results`: both statements in one transaction."""
     periods = current_periods(now)
     with transaction(conn_or_engine) as conn:
-        updated = conn.execute(
-            _STATS,
-            {
-                "uids": [n.uid for n in neurons],
-                "hotkeys": [n.hotkey for n in neurons],
-                "incentives": [n.incentive for n in neurons],
-                "permits": [n.validator_permit for n in neurons],
-                **period_params(periods),
-                "epoch_block": epoch_block,
-                "now": now,
-            },
-        ).rowcount
-        ids = [
-            int(i)
-            for (i,) in conn.execute(
-                _SUBMISSION,
-                {"hotkey": validator_hotkey, "netuid": netuid, "epoch_block": epoch_block},
-            )
-        ]
+        updated = write_epoch_stats(conn, neurons, periods, epoch_block=epoch_block, now=now)
+        ids = mark_in_force(conn, validator_hotkey, netuid, epoch_block)
     return EpochReport(epoch_block=epoch_block, stats_rows_updated=updated, submission_ids=ids)
 
 
@@ -173,3 +102,6 @@ async def apply_epoch_results(
         report.submission_ids,
     )
     return report
+
+
+__all__ = ["EpochReport", "apply_epoch_results", "write_epoch_results"]

@@ -15,14 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import Engine, text
 
 from minertrace.config import Settings
 from minertrace.db.database import Database
 from minertrace.db.migrate import upgrade
 from minertrace.sim.subnet import SimParams, SimulatedSubnet
+from minertrace.store import TopMiner, recreate_schema, top_miners
 from minertrace.validator.service import Job, Service, ServiceCounters
 
 logger = logging.getLogger(__name__)
@@ -43,9 +41,7 @@ def open_demo_database(settings: Settings) -> Database:
 
 def reset_demo_schema(db: Database) -> None:
     """Drop and recreate the demo schema, then migrate it to head."""
-    with db.engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{DEMO_SCHEMA}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{DEMO_SCHEMA}"'))
+    recreate_schema(db.engine, DEMO_SCHEMA)
     upgrade(db.engine)
 
 
@@ -58,7 +54,7 @@ class DemoResult:
     simulated_seconds: float
     wall_seconds: float
     events: list[str] = field(default_factory=list)
-    top: list[dict[str, Any]] = field(default_factory=list)
+    top: list[TopMiner] = field(default_factory=list)
     zero_example: int | None = None
     """A UID with zero weight worth explaining (a coldkey-farm member), if any."""
 
@@ -124,38 +120,10 @@ def _farm_uid(sim: SimulatedSubnet) -> int | None:
     return int(sim.miner_uids[big[0]]) if big else None
 
 
-_TOP = text(
-    """
-    WITH w AS (
-        SELECT id, submitted_uids, submitted_weights, submitted_u16
-          FROM weight_submissions
-         WHERE validator_hotkey = :hotkey AND weights_produced
-         ORDER BY computed_at DESC, id DESC
-         LIMIT 1
-    ), s AS (
-        SELECT w.id, u.uid, u.weight, u.u16
-          FROM w, unnest(w.submitted_uids, w.submitted_weights, w.submitted_u16)
-               AS u(uid, weight, u16)
-    )
-    SELECT s.id AS cycle_id, s.uid, n.hotkey, s.weight, s.u16, m.scoring_pathway,
-           coalesce(m.incentive, n.incentive) AS incentive, m.consensus_rank
-      FROM s
-      JOIN node_table AS n ON n.uid = s.uid
-      LEFT JOIN LATERAL (
-            SELECT scoring_pathway, incentive, consensus_rank
-              FROM miner_performance_stats AS p
-             WHERE p.miner_uid = s.uid AND p.miner_hotkey = n.hotkey
-               AND p.period_type = 'daily'
-             ORDER BY p.period_start DESC
-             LIMIT 1) AS m ON true
-     ORDER BY s.weight DESC, s.uid
-     LIMIT :limit
-    """
-)
-
-
-def top_miners(engine: Engine, validator_hotkey: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The miners with the largest submitted weight in the validator's latest cycle."""
-    with engine.connect() as conn:
-        rows = conn.execute(_TOP, {"hotkey": validator_hotkey, "limit": limit}).mappings()
-        return [dict(r) for r in rows]
+__all__ = [
+    "DEMO_SCHEMA",
+    "DemoResult",
+    "open_demo_database",
+    "reset_demo_schema",
+    "run_demo",
+]

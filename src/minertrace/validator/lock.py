@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
+
+from minertrace.store import advisory_unlock, ping, try_advisory_lock
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +61,7 @@ class HotkeyLock:
             # Autocommit: the lock is session-level, and an open transaction on a connection
             # held for days would pin the xmin horizon and block vacuum.
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
-            )
+            got = try_advisory_lock(conn, self.key)
         except Exception:
             conn.close()
             raise
@@ -76,7 +76,7 @@ class HotkeyLock:
         """True when the lock is still held; re-takes it if its connection was lost."""
         if self._conn is not None:
             try:
-                self._conn.execute(text("SELECT 1"))
+                ping(self._conn)
                 return True
             except Exception:
                 logger.warning("lost the lock connection of hotkey %s; re-taking it", self.hotkey)
@@ -92,7 +92,7 @@ class HotkeyLock:
         if self._conn is None:
             return
         try:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            advisory_unlock(self._conn, self.key)
         except Exception as exc:
             logger.warning(
                 "unlocking hotkey %s failed (the session end frees it): %s", self.hotkey, exc
@@ -123,3 +123,6 @@ def held_message(hotkey: str) -> str:
         "database (PostgreSQL advisory lock held); this instance will not set weights. "
         "Stop the other instance, or use a different hotkey."
     )
+
+
+__all__ = ["HotkeyLock", "LockHeldError", "held_message", "lock_key"]

@@ -35,19 +35,21 @@ from sqlalchemy import Engine
 from minertrace.chain.types import Chain
 from minertrace.clock import Clock
 from minertrace.config import Settings
+from minertrace.stats.periods import current_periods
 from minertrace.stats.refresh import refresh_all
 from minertrace.stats.retention import cleanup
+from minertrace.store import fill_pipeline_columns
 from minertrace.validator.chain_integration import apply_epoch_results
-from minertrace.validator.cycle import CycleContext, CycleResult, flush, run_cycle, verify_pending
+from minertrace.validator.cycle import CycleContext, CycleResult, flush, run_cycle
 from minertrace.validator.forks import detect_orphans
 from minertrace.validator.lock import HotkeyLock, LockHeldError, held_message
 from minertrace.validator.node_sync import sync_nodes
-from minertrace.validator.persist import fill_pipeline_columns
+from minertrace.validator.verify import verify_pending
+from minertrace.vocabulary import BLOCK_SECONDS
 from minertrace.weights import WeightConfig
 
 logger = logging.getLogger(__name__)
 
-BLOCK_SECONDS = 12.0
 
 JobAction = Callable[[datetime], Awaitable[object]]
 
@@ -359,6 +361,7 @@ class Service:
                 validator_hotkey=self.validator_hotkey,
                 netuid=self.netuid,
                 now=now,
+                periods=current_periods(now),
             )
         return refreshed
 

@@ -17,26 +17,25 @@ of the same weights is harmless).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from minertrace.chain.types import (
     Chain,
     NeuronInfo,
     SubmissionReceipt,
-    SubmissionStatus,
     SubnetHyperparameters,
 )
+from minertrace.chain.types import SubmissionStatus as ReceiptStatus
 from minertrace.clock import Clock
+from minertrace.store import Attempt, Outcome, Verification
 from minertrace.validator.metrics import CycleMetrics
+from minertrace.vocabulary import BLOCK_SECONDS, ON_CHAIN_STATUSES, SubmissionStatus
 
 logger = logging.getLogger(__name__)
-
-# Statuses of a row whose extrinsic is on chain.
-ON_CHAIN_STATUSES = ("included", "committed", "verified", "mismatch")
 # A rate-limit wait longer than this many rounds means last_update is not moving as expected.
 _MAX_RATE_LIMIT_WAITS = 3
 
@@ -48,15 +47,15 @@ class SubmissionState:
     `version` grows with every change so a writer knows whether the row is up to date.
     """
 
-    status: str
+    status: SubmissionStatus
     error: str | None = None
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
     block_number: int | None = None
     block_hash: str | None = None
     reveal_epoch: int | None = None
     reveal_block: int | None = None
     verified_at: datetime | None = None
-    verification: dict[str, Any] | None = None
+    verification: Verification | None = None
     trace_overhead_s: float | None = None
     version: int = 0
 
@@ -69,20 +68,20 @@ class SubmissionState:
         """True when the extrinsic (plain or commit) was included."""
         return self.status in ON_CHAIN_STATUSES and self.block_number is not None
 
-    def outcome_columns(self) -> dict[str, Any]:
-        """The weight_submissions columns this state sets."""
-        return {
-            "status": self.status,
-            "error": self.error,
-            "attempts": list(self.attempts),
-            "block_number": self.block_number,
-            "block_hash": self.block_hash,
-            "reveal_epoch": self.reveal_epoch,
-            "reveal_block": self.reveal_block,
-            "verified_at": self.verified_at,
-            "verification": self.verification,
-            "trace_overhead_s": self.trace_overhead_s,
-        }
+    def outcome(self) -> Outcome:
+        """The weight_submissions columns this state sets, as an immutable snapshot."""
+        return Outcome(
+            status=self.status,
+            error=self.error,
+            attempts=tuple(self.attempts),
+            block_number=self.block_number,
+            block_hash=self.block_hash,
+            reveal_epoch=self.reveal_epoch,
+            reveal_block=self.reveal_block,
+            verified_at=self.verified_at,
+            verification=self.verification,
+            trace_overhead_s=self.trace_overhead_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -95,8 +94,8 @@ class Submitter:
     netuid: int
     version_key: int = 0
     max_attempts: int = 5
-    backoff_seconds: float = 12.0
-    block_seconds: float = 12.0
+    backoff_seconds: float = BLOCK_SECONDS
+    block_seconds: float = BLOCK_SECONDS
     log: logging.Logger = logger
 
 
@@ -148,7 +147,7 @@ async def _landed(
     if me is None or me.last_update <= before.last_update:
         return None
     held = await s.chain.weights_of(s.netuid, me.uid)
-    if compare_weights(dict(zip(uids, u16, strict=True)), held)["match"]:
+    if compare_weights(dict(zip(uids, u16, strict=True)), held).match:
         return me.last_update, await s.chain.block_hash(me.last_update)
     return None
 
@@ -166,29 +165,8 @@ async def submit_weights(
     failed). Never raises: chain exceptions are recorded as failed attempts."""
     metrics = metrics if metrics is not None else CycleMetrics()
     for attempt in range(1, s.max_attempts + 1):
-        entry: dict[str, Any] = {"attempt": attempt}
-        receipt: SubmissionReceipt | None = None
-        me: NeuronInfo | None = None
-        commit_reveal = False
-        try:
-            hp = await s.chain.hyperparameters(s.netuid)
-            commit_reveal = hp.commit_reveal_enabled
-            me = await wait_rate_limit(s, hp)
-            entry["at"] = s.clock.now().isoformat()
-            entry["block"] = await s.chain.current_block()
-            metrics.submission_attempts += 1
-            receipt = await s.chain.set_weights(s.hotkey, s.netuid, uids, u16, s.version_key)
-        except Exception as exc:  # a chain failure is one failed attempt, never a crash
-            entry.setdefault("at", s.clock.now().isoformat())
-            entry.update(status="error", error=_describe(exc), message="")
-            s.log.warning("set_weights attempt %d raised %s", attempt, _describe(exc))
+        entry, receipt, me, commit_reveal = await _attempt(s, attempt, uids, u16, metrics)
         if receipt is not None:
-            entry.update(
-                status=receipt.status.value,
-                error=receipt.error.value if receipt.error else None,
-                message=receipt.message,
-                block_number=receipt.block_number,
-            )
             if receipt.ok:
                 state.attempts.append(entry)
                 _accept(state, receipt)
@@ -203,12 +181,11 @@ async def submit_weights(
                 if on_attempt is not None:
                     await on_attempt()
                 return state
-            if receipt.status is SubmissionStatus.TIMEOUT and not commit_reveal:
+            if receipt.status is ReceiptStatus.TIMEOUT and not commit_reveal:
                 landed = await _safe_landed(s, me, uids, u16)
                 if landed is not None:
-                    entry["landed_block"] = landed[0]
-                    state.attempts.append(entry)
-                    state.status, state.error = "included", None
+                    state.attempts.append(dataclasses.replace(entry, landed_block=landed[0]))
+                    state.status, state.error = SubmissionStatus.INCLUDED, None
                     state.block_number, state.block_hash = landed
                     _count(metrics, state)
                     s.log.info("timed-out submission landed in block %d", landed[0])
@@ -221,12 +198,13 @@ async def submit_weights(
                 attempt,
                 s.max_attempts,
                 receipt.status.value,
-                entry["error"],
+                entry.error,
                 receipt.message,
             )
         state.attempts.append(entry)
-        state.error = _error_text(entry)
-        state.status = "failed" if attempt == s.max_attempts else "submitting"
+        state.error = _error_summary(entry)
+        last = attempt == s.max_attempts
+        state.status = SubmissionStatus.FAILED if last else SubmissionStatus.SUBMITTING
         state.touch()
         if on_attempt is not None:
             await on_attempt()
@@ -239,6 +217,45 @@ async def submit_weights(
     return state
 
 
+async def _attempt(
+    s: Submitter, attempt: int, uids: list[int], u16: list[int], metrics: CycleMetrics
+) -> tuple[Attempt, SubmissionReceipt | None, NeuronInfo | None, bool]:
+    """One `set_weights` call after the rate-limit wait: the attempt's record, the receipt
+    (None when the chain raised), the validator's entry before the call, commit-reveal on."""
+    at: str | None = None
+    block: int | None = None
+    me: NeuronInfo | None = None
+    commit_reveal = False
+    try:
+        hp = await s.chain.hyperparameters(s.netuid)
+        commit_reveal = hp.commit_reveal_enabled
+        me = await wait_rate_limit(s, hp)
+        at = s.clock.now().isoformat()
+        block = await s.chain.current_block()
+        metrics.submission_attempts += 1
+        receipt = await s.chain.set_weights(s.hotkey, s.netuid, uids, u16, s.version_key)
+    except Exception as exc:  # a chain failure is one failed attempt, never a crash
+        s.log.warning("set_weights attempt %d raised %s", attempt, _describe(exc))
+        entry = Attempt(
+            attempt=attempt,
+            at=at if at is not None else s.clock.now().isoformat(),
+            status="error",
+            block=block,
+            error=_describe(exc),
+        )
+        return entry, None, me, commit_reveal
+    entry = Attempt(
+        attempt=attempt,
+        at=at,
+        status=receipt.status.value,
+        block=block,
+        error=receipt.error.value if receipt.error else None,
+        message=receipt.message,
+        block_number=receipt.block_number,
+    )
+    return entry, receipt, me, commit_reveal
+
+
 async def _safe_landed(
     s: Submitter, me: NeuronInfo | None, uids: list[int], u16: list[int]
 ) -> tuple[int, str | None] | None:
@@ -249,62 +266,63 @@ async def _safe_landed(
         return None
 
 
-def _error_text(entry: dict[str, Any]) -> str:
-    parts = [str(entry.get(k)) for k in ("status", "error", "message") if entry.get(k)]
-    return ": ".join(parts)
+def _error_summary(entry: Attempt) -> str:
+    return ": ".join(str(part) for part in (entry.status, entry.error, entry.message) if part)
 
 
 def _accept(state: SubmissionState, receipt: SubmissionReceipt) -> None:
     state.error = None
     state.block_number = receipt.block_number
     state.block_hash = receipt.block_hash
-    if receipt.status is SubmissionStatus.COMMITTED:
-        state.status = "committed"
+    if receipt.status is ReceiptStatus.COMMITTED:
+        state.status = SubmissionStatus.COMMITTED
         state.reveal_epoch = receipt.reveal_epoch
         state.reveal_block = receipt.reveal_block
     else:
-        state.status = "included"
+        state.status = SubmissionStatus.INCLUDED
 
 
 def _count(metrics: CycleMetrics, state: SubmissionState) -> None:
-    if state.status == "committed":
+    if state.status is SubmissionStatus.COMMITTED:
         metrics.submissions_committed += 1
     else:
         metrics.submissions_included += 1
 
 
-def compare_weights(expected: dict[int, int], held: dict[int, int]) -> dict[str, Any]:
-    """Compare the u16 row sent with the row the chain holds (zeros = absent)."""
+def compare_weights(expected: dict[int, int], held: dict[int, int]) -> Verification:
+    """Compare the u16 row sent with the row the chain holds (zeros = absent).
+
+    `checked_block` is left None; the caller that read `held` knows the block.
+    """
     uids = sorted(set(expected) | set(held))
     differing = [u for u in uids if expected.get(u, 0) != held.get(u, 0)]
-    return {
-        "match": not differing,
-        "differing_uids": differing,
-        "expected_count": sum(1 for v in expected.values() if v),
-        "chain_count": sum(1 for v in held.values() if v),
-    }
+    return Verification(
+        match=not differing,
+        checked_block=None,
+        differing_uids=differing,
+        expected_count=sum(1 for v in expected.values() if v),
+        chain_count=sum(1 for v in held.values() if v),
+    )
 
 
 async def verify_weights(
     chain: Chain, netuid: int, validator_uid: int, expected: dict[int, int]
-) -> dict[str, Any]:
+) -> Verification:
     """Read the validator's weights back and compare them with `expected` ({uid: u16})."""
     held = await chain.weights_of(netuid, validator_uid)
     result = compare_weights(expected, held)
-    result["checked_block"] = await chain.current_block()
-    return result
+    return dataclasses.replace(result, checked_block=await chain.current_block())
 
 
-def apply_verification(state: SubmissionState, result: dict[str, Any], at: datetime) -> None:
+def apply_verification(state: SubmissionState, result: Verification, at: datetime) -> None:
     """Set status verified/mismatch and the verification columns from a comparison."""
-    state.status = "verified" if result["match"] else "mismatch"
+    state.status = SubmissionStatus.VERIFIED if result.match else SubmissionStatus.MISMATCH
     state.verification = result
     state.verified_at = at
     state.touch()
 
 
 __all__ = [
-    "ON_CHAIN_STATUSES",
     "SubmissionState",
     "Submitter",
     "apply_verification",

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from minertrace.validator.metrics import CycleMetrics
-from minertrace.validator.persist import (
+from minertrace.store import (
     TraceRecord,
     insert_submission,
     set_submission_block,
     update_outcome,
     upsert_miner_rows,
 )
+from minertrace.validator.metrics import CycleMetrics
 from minertrace.validator.submit import SubmissionState
 
 logger = logging.getLogger(__name__)
@@ -55,13 +55,14 @@ class PendingTrace:
         """Write what is missing of this entry in one transaction."""
         version = self.state.version
         block = self.state.block_number if self.state.on_chain else None
+        outcome = self.state.outcome()
         with engine.begin() as conn:
             ws_id = self.ws_id
             if ws_id is None:
-                ws_id = insert_submission(conn, self.record, self.state)
+                ws_id = insert_submission(conn, self.record, outcome)
                 upsert_miner_rows(conn, self.record, block)
             else:
-                update_outcome(conn, ws_id, self.state)
+                update_outcome(conn, ws_id, outcome)
                 if block is not None and block != self.block_written:
                     set_submission_block(conn, self.record, block)
         self.ws_id = ws_id
@@ -153,3 +154,6 @@ class TraceQueue:
 def _short(exc: BaseException) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {first}"[:300]
+
+
+__all__ = ["PendingTrace", "TraceQueue"]

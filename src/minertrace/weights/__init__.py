@@ -6,12 +6,22 @@ Pure numpy: no database, clock or network. Entry point: :func:`compute_cycle`.
 from minertrace.weights.config import TASKS, WeightConfig
 from minertrace.weights.engine import compute_cycle
 from minertrace.weights.inputs import CycleInputError, CycleInputs, Node, NodeList, ScoreRow
-from minertrace.weights.pathways import TaskStage
-from minertrace.weights.submission import normalize_max_weight, u16_decode, u16_encode
+from minertrace.weights.jsonsafe import finite_or_null
+from minertrace.weights.pathways import PATHWAY_LABELS, TaskStage
+from minertrace.weights.submission import (
+    U16_MAX,
+    Submission,
+    normalize_max_weight,
+    prepare_submission,
+    u16_decode,
+    u16_encode,
+)
 from minertrace.weights.trace import CycleTrace, MinerRecord
 
 __all__ = [
+    "PATHWAY_LABELS",
     "TASKS",
+    "U16_MAX",
     "CycleInputError",
     "CycleInputs",
     "CycleTrace",
@@ -19,10 +29,13 @@ __all__ = [
     "Node",
     "NodeList",
     "ScoreRow",
+    "Submission",
     "TaskStage",
     "WeightConfig",
     "compute_cycle",
+    "finite_or_null",
     "normalize_max_weight",
+    "prepare_submission",
     "u16_decode",
     "u16_encode",
 ]

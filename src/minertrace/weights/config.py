@@ -6,7 +6,10 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-TASKS: tuple[str, str, str] = ("weather", "geomagnetic", "soil")
+from minertrace.vocabulary import Task
+
+# The engine's per-task arrays are in this order.
+TASKS: tuple[str, str, str] = (Task.WEATHER.value, Task.GEOMAGNETIC.value, Task.SOIL.value)
 
 
 @dataclass(frozen=True)

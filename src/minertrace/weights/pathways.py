@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from minertrace.vocabulary import Pathway
 from minertrace.weights.config import TASKS, WeightConfig
 from minertrace.weights.numerics import linear_percentile
 
@@ -17,9 +18,9 @@ BoolArray = NDArray[np.bool_]
 # Pathway codes of the `pathway` stage vector.
 PATHWAY_NO_RECORD, PATHWAY_NONE, PATHWAY_EXCELLENCE, PATHWAY_DIVERSITY = -1, 0, 1, 2
 PATHWAY_LABELS = {
-    PATHWAY_NONE: "none",
-    PATHWAY_EXCELLENCE: "excellence",
-    PATHWAY_DIVERSITY: "diversity",
+    PATHWAY_NONE: Pathway.NONE.value,
+    PATHWAY_EXCELLENCE: Pathway.EXCELLENCE.value,
+    PATHWAY_DIVERSITY: Pathway.DIVERSITY.value,
 }
 
 

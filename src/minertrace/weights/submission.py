@@ -46,11 +46,15 @@ def normalize_max_weight(weights: ArrayLike, limit: float) -> F64:
 
 
 def u16_encode(uids: ArrayLike, weights: ArrayLike) -> tuple[I64, I64]:
-    """Max-upscale to u16 as the SDK does before signing: round(w / max(w) * 65535).
+    """The client's emit encoding (spec chain.md, step 3): ``round(w / max(w) * 65535)``.
 
-    Rounding is Python's round-half-to-even (``np.rint``); entries that round to 0 are dropped.
-    All-zero weights give two empty arrays (nothing to send). Negative weights or UIDs, or
-    mismatched lengths, raise ValueError, as in the SDK.
+    The one float-to-u16 encoder of the project, as the SDK computes it before signing
+    (``bittensor.intents.weights.normalize``; ``convert_weights_and_uids_for_emit`` in SDK
+    v10): Python's round-half-to-even (``np.rint``), entries that round to 0 dropped. All-zero
+    weights give two empty arrays (nothing to send). Negative or non-finite weights, UIDs
+    outside 0..65535 or mismatched lengths raise ValueError, as in the SDK. The chain's own
+    max-upscale of the u16 values it stores is another operation:
+    ``minertrace.chain.local.storage.max_upscale_u16``.
     """
     u = np.asarray(uids, dtype=np.int64).reshape(-1)
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
@@ -62,8 +66,8 @@ def u16_encode(uids: ArrayLike, weights: ArrayLike) -> tuple[I64, I64]:
         raise ValueError("weights must be finite")
     if w.min() < 0:
         raise ValueError("negative weights cannot be set on chain")
-    if u.min() < 0:
-        raise ValueError("negative uids cannot be set on chain")
+    if u.min() < 0 or u.max() > U16_MAX:
+        raise ValueError("uids must be in 0..65535")
     if w.sum() == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     vals = np.rint((w / w.max()) * U16_MAX).astype(np.int64)

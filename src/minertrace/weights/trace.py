@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -202,19 +201,19 @@ class CycleTrace:
         out: dict[str, Any] = {
             "weights_produced": produced,
             "rank_based_fallback": self.rank_based_fallback,
-            "raw_weights": self.raw_weight.tolist(),
-            "after_coldkey_adjustment": self.after_coldkey.tolist(),
-            "final_weights": self.final.tolist() if self.final is not None else None,
+            "raw_weights": self.raw_weight,
+            "after_coldkey_adjustment": self.after_coldkey,
+            "final_weights": self.final,
             "miners": {str(uid): rec.conformance_dict() for uid, rec in miners.items()},
-            "submitted_weights": self.submitted.tolist() if self.submitted is not None else None,
-            "submitted_uids": self.submitted_uids.tolist() if produced else [],
+            "submitted_weights": self.submitted,
+            "submitted_uids": self.submitted_uids if produced else [],
             "no_weights_reason": self.no_weights_reason,
             "n_uids": self.n_uids,
             "scalars": self.scalars(),
             "data_quality": self.data_quality(),
             "chain": {
-                "uids": self.emit_uids.tolist(),
-                "u16": self.emit_u16.tolist(),
+                "uids": self.emit_uids,
+                "u16": self.emit_u16,
                 "encoding_ok": self.encoding_ok,
                 "encoding_error": self.encoding_error,
             },
@@ -226,10 +225,7 @@ class CycleTrace:
 
 
 def _num(x: float | None) -> float | None:
-    if x is None:
-        return None
-    value = float(x)
-    return value if math.isfinite(value) else None
+    return None if x is None else finite_or_null(float(x))
 
 
 __all__ = ["PATHWAY_LABELS", "CycleTrace", "MinerRecord"]

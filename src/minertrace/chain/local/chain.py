@@ -18,14 +18,15 @@ Administrative calls (`register`, `replace_hotkey`, `set_stake`, `add_peer`,
 sudo call; a reorg does not undo them. Extrinsics (weights and commits, the simulator's
 peers included) and epochs are recorded per block and a reorg undoes them.
 
-This module is the facade; the parts live beside it: `neurons` (per-UID state and
-registration), `checks` (the `set_weights` checks), `commits` (commit-reveal bookkeeping),
-`blocks` (height, hashes, undo journal), `epochs` (running Yuma), `faults` and `snapshot`.
+This module holds the constructor, blocks, epochs, extrinsics and the `Chain` protocol; the
+parts live beside it: `base` (the state's declaration, read-only views, `to_json`), `admin`
+(the administrative calls), `neurons` (per-UID state and registration), `checks` (the
+`set_weights` checks), `commits` (commit-reveal bookkeeping), `blocks` (height, hashes, undo
+journal), `epochs` (running Yuma), `faults` and `snapshot`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -34,7 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from minertrace.chain.local import epochs, snapshot, storage
+from minertrace.chain.local import epochs, snapshot
+from minertrace.chain.local.admin import Administration
 from minertrace.chain.local.blocks import BlockLog, next_stop
 from minertrace.chain.local.checks import Rejection, check_malformed, check_weights
 from minertrace.chain.local.commits import Commit, CommitBook
@@ -43,7 +45,7 @@ from minertrace.chain.local.faults import Fault
 from minertrace.chain.local.neurons import NeuronTable
 from minertrace.chain.local.peers import Peer, PeerKind, peer_rng, peer_weights
 from minertrace.chain.local.simclock import SimClock
-from minertrace.chain.local.snapshot import SNAPSHOT_FORMAT, ChainConfig, ChainState
+from minertrace.chain.local.snapshot import SNAPSHOT_FORMAT
 from minertrace.chain.types import (
     ChainError,
     NeuronInfo,
@@ -51,7 +53,8 @@ from minertrace.chain.types import (
     SubmissionStatus,
     SubnetHyperparameters,
 )
-from minertrace.chain.yuma import EpochResult, YumaParams, new_permits, normalize_stake
+from minertrace.chain.yuma import YumaParams
+from minertrace.weights.submission import u16_encode
 
 __all__ = ["DEFAULT_GENESIS", "SNAPSHOT_FORMAT", "Commit", "LocalChain"]
 
@@ -63,7 +66,7 @@ IntArray = npt.NDArray[np.int64]
 DEFAULT_GENESIS = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 
-class LocalChain:
+class LocalChain(Administration):
     """An in-process subnet implementing the `Chain` protocol.
 
     Construction registers the subnet owner on UID 0 (unless `owner_hotkey` is None).
@@ -116,215 +119,6 @@ class LocalChain:
         if owner_hotkey is not None:
             self._owner_uid = self.register(owner_hotkey, owner_coldkey)
             self._neurons.permit[self._owner_uid] = True
-
-    # ---------------------------------------------------------------- read-only state
-
-    @property
-    def height(self) -> int:
-        """Current best block."""
-        return self._blocks.height
-
-    @property
-    def n(self) -> int:
-        """Number of registered UIDs."""
-        return self._neurons.n
-
-    @property
-    def epoch_index(self) -> int:
-        """Number of epochs run so far (blocks after the k-th epoch are in epoch k)."""
-        return self._epochs.count
-
-    @property
-    def owner_uid(self) -> int | None:
-        """The subnet owner's UID."""
-        return self._owner_uid
-
-    @property
-    def last_epoch(self) -> EpochResult | None:
-        """Full float64 result of the last epoch run (not kept in snapshots)."""
-        return self._epochs.last_result
-
-    @property
-    def commits(self) -> list[Commit]:
-        """Commit-reveal commits on the best chain, oldest first (copies)."""
-        return self._commits.copies()
-
-    @property
-    def yuma_params(self) -> YumaParams:
-        """The Yuma parameters, with the owner UID filled in."""
-        return dataclasses.replace(self._yuma, owner_uid=self._owner_uid)
-
-    def uid_of(self, hotkey: str) -> int | None:
-        """UID of a registered hotkey, or None."""
-        return self._neurons.uid_of.get(hotkey)
-
-    def weights_matrix(self) -> npt.NDArray[np.uint16]:
-        """Copy of the n x n u16 weights the chain holds (row = setter)."""
-        n = self._neurons.n
-        out: npt.NDArray[np.uint16] = self._neurons.weights[:n, :n].copy()
-        return out
-
-    def bonds_matrix(self) -> FloatArray:
-        """Copy of the n x n bonds carried into the next epoch."""
-        n = self._neurons.n
-        out: FloatArray = self._neurons.bonds[:n, :n].copy()
-        return out
-
-    # ---------------------------------------------------------------- administration
-
-    def register(
-        self,
-        hotkey: str,
-        coldkey: str,
-        stake: float = 0.0,
-        *,
-        axon_ip: str = "0.0.0.0",
-        axon_port: int = 0,
-    ) -> int:
-        """Register `hotkey` at the current block and return its UID.
-
-        Takes the next free UID; on a full subnet it replaces the prunable neuron with the
-        lowest emission (outside the immunity period if possible, never the owner).
-        """
-        t = self._neurons
-        if hotkey in t.uid_of:
-            raise ValueError(f"hotkey {hotkey!r} is already registered")
-        if stake < 0:
-            raise ValueError("stake must be non-negative")
-        if t.free:
-            stakes = np.asarray([stake], dtype=np.float64)
-            (uid,) = t.append(
-                [hotkey], [coldkey], stakes, self.height, axon_ip=axon_ip, axon_port=axon_port
-            )
-            return uid
-        uid = t.prune_candidate(self._owner_uid, self.height, self.immunity_period)
-        self.replace_hotkey(uid, hotkey, coldkey, stake=stake)
-        t.axon_ip[uid], t.axon_port[uid] = axon_ip, axon_port
-        return uid
-
-    def register_many(
-        self,
-        hotkeys: Sequence[str],
-        coldkeys: Sequence[str],
-        stakes: Sequence[float] | None = None,
-    ) -> list[int]:
-        """Register many hotkeys at the current block; returns their UIDs in order."""
-        t = self._neurons
-        if len(hotkeys) != len(coldkeys) or (stakes is not None and len(stakes) != len(hotkeys)):
-            raise ValueError("hotkeys, coldkeys and stakes must have the same length")
-        if len(set(hotkeys)) != len(hotkeys) or any(h in t.uid_of for h in hotkeys):
-            raise ValueError("hotkeys must be unique and not yet registered")
-        stake_arr = np.zeros(len(hotkeys)) if stakes is None else np.asarray(stakes, float)
-        if np.any(stake_arr < 0):
-            raise ValueError("stake must be non-negative")
-        free = min(len(hotkeys), t.free)
-        uids = t.append(hotkeys[:free], coldkeys[:free], stake_arr[:free], self.height)
-        for h, c, s in zip(hotkeys[free:], coldkeys[free:], stake_arr[free:], strict=True):
-            uids.append(self.register(h, c, float(s)))
-        return uids
-
-    def replace_hotkey(
-        self, uid: int, new_hotkey: str, new_coldkey: str, *, stake: float = 0.0
-    ) -> None:
-        """Deregister UID `uid`'s hotkey and register `new_hotkey` on it at the current block.
-
-        As subtensor's `clear_neuron`: the UID's own weights and bonds row are removed, every
-        weight set on it is zeroed, its permit and outputs are cleared. The next epoch also
-        resets its bond column and masks weights set before this block (e.g. a commit that
-        reveals later). As on chain, the column is reset only for a registration after the
-        last epoch's block (`block_at_registration > last_epoch_block`).
-        """
-        t = self._neurons
-        t.check_uid(uid)
-        if uid == self._owner_uid:
-            raise ValueError("the subnet owner's UID cannot be replaced")
-        if new_hotkey in t.uid_of:
-            raise ValueError(f"hotkey {new_hotkey!r} is already registered")
-        self._peers.pop(uid, None)
-        t.replace(uid, new_hotkey, new_coldkey, stake, self.height)
-
-    def set_stake(self, key: str | int, stake: float) -> None:
-        """Set the stake of a hotkey (or UID)."""
-        uid = self._neurons.resolve(key)
-        if stake < 0:
-            raise ValueError("stake must be non-negative")
-        self._neurons.stake[uid] = stake
-
-    def serve_axon(self, key: str | int, ip: str, port: int) -> None:
-        """Set the axon address a UID advertises."""
-        t = self._neurons
-        uid = t.resolve(key)
-        t.axon_ip[uid], t.axon_port[uid] = ip, port
-
-    def set_hyperparameters(self, **changes: Any) -> SubnetHyperparameters:
-        """Change subnet hyperparameters (fields of `SubnetHyperparameters`)."""
-        self._hp = dataclasses.replace(self._hp, **changes)
-        return self._hp
-
-    def set_miner_quality(self, quality: Sequence[float] | FloatArray) -> None:
-        """Set the miners' true quality (index = UID) that honest peers observe with noise."""
-        q = np.asarray(quality, dtype=np.float64)
-        if q.ndim != 1 or q.size > self.max_uids:
-            raise ValueError(f"quality must be a vector of at most {self.max_uids} values")
-        if not np.all(np.isfinite(q)):
-            raise ValueError("quality must be finite")
-        self._neurons.quality[:] = 0.0
-        self._neurons.quality[: q.size] = q
-
-    def add_peer(
-        self,
-        kind: PeerKind | str,
-        hotkey: str,
-        stake: float,
-        *,
-        coldkey: str | None = None,
-        interval: int | None = None,
-        noise: float = 0.1,
-        targets: Sequence[int] = (),
-        version_key: int | None = None,
-    ) -> int:
-        """Register a simulated validator that sets weights by itself; returns its UID.
-
-        `kind`: honest, copier, stale or self_dealer (see `PeerKind`). It submits every
-        `interval` blocks (default `max(weights_rate_limit, tempo // 2)`) at an offset drawn
-        from the seed; a self-dealer with no `targets` weights the UIDs sharing its coldkey.
-        """
-        k = PeerKind(kind)
-        uid = self.register(hotkey, coldkey if coldkey is not None else f"{hotkey}-coldkey", stake)
-        every = (
-            interval
-            if interval is not None
-            else max(self._hp.weights_rate_limit, self._hp.tempo // 2, 1)
-        )
-        if every < 1:
-            raise ValueError("interval must be positive")
-        offset = int(peer_rng(self.seed, uid, -1).integers(0, every))
-        self._peers[uid] = Peer(
-            uid=uid,
-            hotkey=hotkey,
-            kind=k,
-            interval=every,
-            offset=offset,
-            noise=noise,
-            targets=tuple(int(t) for t in targets),
-            version_key=self._hp.weights_version_key if version_key is None else version_key,
-        )
-        return uid
-
-    def refresh_permits(self) -> None:
-        """Grant permits now by the epoch's rule (top `max_allowed_validators` by stake)."""
-        t = self._neurons
-        p = self.yuma_params
-        s = normalize_stake(t.stake[: t.n], p.stake_threshold, p.owner_uid)
-        t.permit[: t.n] = new_permits(s, p.max_allowed_validators, p.owner_uid)
-
-    def inject_rejections(self, k: int, error: ChainError) -> None:
-        """The next `k` `set_weights` calls are rejected with `error` (nothing is stored)."""
-        self._faults.extend(Fault("reject", error) for _ in range(k))
-
-    def inject_timeouts(self, k: int, *, lands: bool = False) -> None:
-        """The next `k` `set_weights` calls time out; with `lands` the weights still apply."""
-        self._faults.extend(Fault("timeout", ChainError.TIMEOUT, lands) for _ in range(k))
 
     # ---------------------------------------------------------------- blocks
 
@@ -525,7 +319,7 @@ class LocalChain:
         )
         if w is None:
             return
-        uids, values = storage.encode_u16(w)
+        uids, values = u16_encode(np.arange(w.size), w)
         receipt = self._submit(peer.hotkey, uids.tolist(), values.tolist(), peer.version_key, block)
         if receipt.ok:
             peer.submissions += 1
@@ -640,30 +434,6 @@ class LocalChain:
         return self._commits.revealed(receipt.hotkey, receipt.block_number)
 
     # ---------------------------------------------------------------- snapshot
-
-    def to_json(self) -> str:
-        """The whole chain as JSON (reorg history excluded: a restored chain starts fresh)."""
-        config = ChainConfig(
-            netuid=self.netuid,
-            max_uids=self.max_uids,
-            seed=self.seed,
-            genesis_time=self.clock.genesis,
-            emission_per_block=self.emission_per_block,
-            immunity_period=self.immunity_period,
-            max_reorg_depth=self.max_reorg_depth,
-            hyperparameters=self._hp,
-            yuma=self._yuma,
-        )
-        state = ChainState(
-            owner_uid=self._owner_uid,
-            neurons=self._neurons,
-            blocks=self._blocks,
-            epochs=self._epochs,
-            commits=self._commits,
-            peers=self._peers,
-            faults=self._faults,
-        )
-        return snapshot.dump(config, state)
 
     @classmethod
     def from_json(cls, text: str) -> LocalChain:

@@ -12,7 +12,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Protocol
 
-BLOCK_SECONDS = 12.0
+from minertrace.vocabulary import BLOCK_SECONDS
 
 
 class BlockProducer(Protocol):

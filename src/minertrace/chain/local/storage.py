@@ -1,9 +1,11 @@
 """The chain's u16 rules: how weights are stored and checked, how outputs are stored.
 
-These are subtensor's own storage rules (not the client's encoding, which lives with the
-weight engine): weights are max-upscaled so the largest becomes 65535, the max-weight check
-compares the normalised largest weight with `MaxWeightsLimit / 65535`, and epoch outputs are
-kept as `floor(x * 65535)`.
+These are subtensor's own storage rules, applied to the u16 values a client sent: weights
+are max-upscaled again so the largest becomes 65535 (`max_upscale_u16`, integer arithmetic),
+the max-weight check compares the normalised largest weight with `MaxWeightsLimit / 65535`,
+and epoch outputs are kept as `floor(x * 65535)`. The client's float-to-u16 encoding is a
+different operation, the SDK's, and has one implementation:
+`minertrace.weights.submission.u16_encode` (the simulated peer validators use it too).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-U16_MAX = 65535
+from minertrace.weights.submission import U16_MAX
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -54,17 +56,4 @@ def as_stored_fraction(x: FloatArray) -> FloatArray:
     return np.asarray(np.floor(clipped * U16_MAX) / U16_MAX, dtype=np.float64)
 
 
-def encode_u16(weights: FloatArray) -> tuple[IntArray, IntArray]:
-    """Client-side u16 form of a non-negative float vector: `round(w / max * 65535)`.
-
-    Returns (uids, values) with zeros dropped; empty when every weight is zero. Used by the
-    simulated peer validators.
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    top = float(w.max()) if w.size else 0.0
-    if top <= 0.0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy()
-    q = np.floor(w / top * U16_MAX + 0.5).astype(np.int64)
-    uids = np.flatnonzero(q > 0).astype(np.int64)
-    return uids, q[uids]
+__all__ = ["U16_MAX", "as_stored_fraction", "limit_to_u16", "max_upscale_u16", "max_weight_ok"]

@@ -1,39 +1,31 @@
-"""Score ingestion: how a validator's task code (and the simulator) feeds `score_table`.
+"""Checking a score row before it is stored: task name, task id, UIDs and values.
 
-`record_scores` validates the task name, the task id, the UIDs and the values, then writes one
-`score_table` row, updating the existing row of the same (task_name, task_id) instead of adding
-a second one. Structural problems (task name, task id, UID, timestamp) raise
-`ScoreValidationError` before anything is written; bad *values* (None, strings, NaN, ±inf,
-anything not a real number) are stored as NaN, the "no entry" marker, and listed in the returned
-`IngestReport`, so one broken score never costs the whole run.
-
-Concurrency model: the database functions of `minertrace.validator` are synchronous over a
-SQLAlchemy Engine (psycopg); the asyncio service calls them through `asyncio.to_thread`
-(`record_scores_async` here), so the event loop never blocks on the database.
+Structural problems (task name, task id, UID, timestamp) raise `ScoreValidationError`; bad
+*values* (None, strings, NaN, ±inf, anything not a real number) become NaN, the "no entry"
+marker, and are listed per UID, so one broken score never costs the whole run. Pure: the
+writes are `minertrace.store.scores.record_scores`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Connection, Engine, text
 
-from minertrace.validator._bind import transaction
+from minertrace.vocabulary import (
+    SCORE_TASK_GEOMAGNETIC,
+    SCORE_TASK_WEATHER,
+    SOIL_TASK_PREFIX,
+    WEATHER_TASK_ID_PREFIXES,
+)
 
-logger = logging.getLogger(__name__)
-
-WEATHER_TASK_ID_PREFIXES = ("final_weather_scores", "initial_weather_scores")
-_SOIL_TASK = re.compile(r"soil_moisture_region_[A-Za-z0-9][A-Za-z0-9_-]*")
+_SOIL_TASK = re.compile(re.escape(SOIL_TASK_PREFIX) + r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _TASK_NAME_MAX = 255
-_STATUS_MAX = 50
+STATUS_MAX = 50
 
 Scores = Sequence[object] | Mapping[int, object] | np.ndarray
 """A per-UID sequence (index = UID) or a {uid: score} map."""
@@ -78,7 +70,7 @@ def validate_task(task_name: str, task_id: str) -> None:
     'initial_weather_scores' (the weight engine's query selects on those prefixes).
     """
     if not isinstance(task_name, str) or not (
-        task_name in ("weather", "geomagnetic") or _SOIL_TASK.fullmatch(task_name)
+        task_name in (SCORE_TASK_WEATHER, SCORE_TASK_GEOMAGNETIC) or _SOIL_TASK.fullmatch(task_name)
     ):
         raise ScoreValidationError(
             f"invalid task name {task_name!r}: expected 'weather', 'geomagnetic' or "
@@ -88,7 +80,7 @@ def validate_task(task_name: str, task_id: str) -> None:
         raise ScoreValidationError(f"task name longer than {_TASK_NAME_MAX} characters")
     if not isinstance(task_id, str) or not task_id.strip():
         raise ScoreValidationError(f"invalid task id {task_id!r}: expected a non-empty string")
-    if task_name == "weather" and not task_id.startswith(WEATHER_TASK_ID_PREFIXES):
+    if task_name == SCORE_TASK_WEATHER and not task_id.startswith(WEATHER_TASK_ID_PREFIXES):
         raise ScoreValidationError(
             f"invalid weather task id {task_id!r}: must start with "
             f"{' or '.join(WEATHER_TASK_ID_PREFIXES)}"
@@ -198,107 +190,3 @@ def score_array(scores: Scores, n_uids: int | None = None) -> tuple[np.ndarray, 
             f"got {type(scores).__name__}"
         )
     return _from_sequence(scores, n_uids)
-
-
-def subnet_size(conn: Connection) -> int | None:
-    """max(uid) + 1 over node_table, or None while node_table is empty."""
-    top = conn.execute(text("SELECT max(uid) FROM node_table")).scalar()
-    return None if top is None else int(top) + 1
-
-
-_UPSERT = text(
-    """
-    INSERT INTO score_table (task_name, task_id, score, created_at, status)
-    VALUES (:task_name, :task_id, CAST(:score AS double precision[]), :created_at, :status)
-    ON CONFLICT (task_name, task_id) DO UPDATE
-       SET score = EXCLUDED.score,
-           created_at = EXCLUDED.created_at,
-           status = EXCLUDED.status
-    RETURNING (xmax = 0) AS inserted
-    """
-)
-
-
-def record_scores(
-    conn_or_engine: Engine | Connection,
-    task_name: str,
-    task_id: str,
-    scores: Scores,
-    created_at: datetime,
-    status: str = "pending",
-    *,
-    n_uids: int | None = None,
-) -> IngestReport:
-    """Write (or update) the score_table row of one task run and report what was stored.
-
-    `scores` is a per-UID sequence (list, tuple or 1-D numpy array) or a {uid: score} map.
-    `n_uids` bounds the UIDs; when None it is taken from node_table (max uid + 1) in the same
-    transaction, and left unbounded while node_table is empty. `created_at` must be
-    timezone-aware. An existing (task_name, task_id) row gets the new scores, created_at and
-    status (one `INSERT ... ON CONFLICT DO UPDATE`). With an Engine the write commits on
-    return; with a Connection it joins the caller's transaction.
-
-    Raises `ScoreValidationError` (a ValueError) for an invalid task name, task id, status,
-    UID or timestamp; nothing is written then.
-    """
-    validate_task(task_name, task_id)
-    if not isinstance(status, str) or not status or len(status) > _STATUS_MAX:
-        raise ScoreValidationError(
-            f"invalid status {status!r}: expected a non-empty string of <= {_STATUS_MAX} chars"
-        )
-    if not isinstance(created_at, datetime) or created_at.tzinfo is None:
-        raise ScoreValidationError(
-            f"created_at must be a timezone-aware datetime, got {created_at!r}"
-        )
-    with transaction(conn_or_engine) as conn:
-        bound = n_uids if n_uids is not None else subnet_size(conn)
-        # Raises before the write, so a rejected row never touches score_table.
-        array, bad = score_array(scores, bound)
-        inserted = bool(
-            conn.execute(
-                _UPSERT,
-                {
-                    "task_name": task_name,
-                    "task_id": task_id,
-                    "score": array.tolist(),
-                    "created_at": created_at,
-                    "status": status,
-                },
-            ).scalar_one()
-        )
-    report = IngestReport(
-        task_name=task_name,
-        task_id=task_id,
-        n_entries=int(array.size),
-        n_valid=int(array.size - np.count_nonzero(np.isnan(array))),
-        inserted=inserted,
-        bad_entries=dict(sorted(bad.items())),
-    )
-    wrong = {
-        uid: r for uid, r in report.bad_entries.items() if r not in (REASON_MISSING, REASON_NAN)
-    }
-    if wrong:
-        logger.warning(
-            "%s/%s: %d entries stored as NaN (not finite numbers): %s",
-            task_name,
-            task_id,
-            len(wrong),
-            dict(list(wrong.items())[:10]),
-        )
-    return report
-
-
-async def record_scores_async(
-    engine: Engine,
-    task_name: str,
-    task_id: str,
-    scores: Scores,
-    created_at: datetime,
-    status: str = "pending",
-    *,
-    n_uids: int | None = None,
-) -> IngestReport:
-    """`record_scores` for asyncio callers: runs it on the sync Engine in a worker thread."""
-    return await asyncio.to_thread(
-        record_scores, engine, task_name, task_id, scores, created_at, status, n_uids=n_uids
-    )

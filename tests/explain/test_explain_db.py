@@ -8,17 +8,23 @@ from typing import Any
 
 import numpy as np
 import pytest
+import typer
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from minertrace.chain.local.chain import LocalChain
 from minertrace.chain.types import ChainError
-from minertrace.cli import app
 from minertrace.config import load_settings
-from minertrace.explain.model import UnknownUidError, explain
+from minertrace.explain import (
+    Explanation,
+    InvalidUidError,
+    UnknownCycleError,
+    UnknownUidError,
+    explain,
+)
+from minertrace.store import record_scores
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.cycle import CycleContext, CycleResult, run_cycle
-from minertrace.validator.ingest import record_scores
 from minertrace.validator.node_sync import sync_nodes
 
 VALIDATOR = "validator-hk"
@@ -90,8 +96,14 @@ class Subnet:
         return await run_cycle(ctx)
 
 
-def _codes(reasons: list[Any]) -> list[str]:
+def _codes(reasons: tuple[Any, ...]) -> list[str]:
     return [r.code for r in reasons]
+
+
+def _num(exp: Explanation, stage: str) -> float:
+    value = exp.stage(stage)
+    assert isinstance(value, (int, float))
+    return float(value)
 
 
 @pytest.fixture
@@ -111,7 +123,7 @@ async def test_normal_miner(engine: Engine, scored: tuple[Subnet, CycleResult]) 
     await apply_epoch_results(engine, net.chain, net.chain.netuid, VALIDATOR, net.chain.clock.now())
     exp = explain(engine, uid)
 
-    assert not exp.zero and exp.reasons == []
+    assert not exp.zero and exp.reasons == ()
     assert exp.hotkey == f"good-{N_GOOD - 1}" and exp.registered
     with engine.connect() as conn:
         row = conn.execute(
@@ -140,14 +152,15 @@ async def test_normal_miner(engine: Engine, scored: tuple[Subnet, CycleResult]) 
     assert exp.stage("pathway") in ("excellence", "diversity")
     assert exp.stage("present_weather") is True
     assert exp.cycle is not None
-    assert exp.cycle["status"] == "verified" and exp.cycle["block_number"] == result.block_number
-    assert exp.cycle["verification"]["match"] is True
+    assert exp.cycle.status == "verified" and exp.cycle.block_number == result.block_number
+    assert exp.cycle.verification is not None and exp.cycle.verification.match is True
     incentive = {n.uid: n.incentive for n in await net.chain.neurons(net.chain.netuid)}[uid]
     assert incentive > 0
-    assert exp.chain["incentive"] == pytest.approx(incentive)
-    assert exp.chain["consensus_rank"] >= 1
-    assert exp.chain["consensus_block"] == await net.chain.last_epoch_block(net.chain.netuid)
-    assert exp.chain["consensus_delay_blocks"] == exp.chain["consensus_block"] - result.block_number
+    assert exp.chain.incentive == pytest.approx(incentive)
+    assert exp.chain.consensus_rank is not None and exp.chain.consensus_rank >= 1
+    assert exp.chain.consensus_block == await net.chain.last_epoch_block(net.chain.netuid)
+    assert exp.chain.consensus_block is not None and result.block_number is not None
+    assert exp.chain.consensus_delay_blocks == exp.chain.consensus_block - result.block_number
     assert "weight" in exp.summary and str(uid) in exp.summary
     doc = json.loads(json.dumps(exp.to_dict()))
     assert doc["stages"]["u16"] == 65535 and doc["zero"] is False
@@ -160,7 +173,7 @@ async def test_coldkey_farm_member(engine: Engine, scored: tuple[Subnet, CycleRe
     assert _codes(exp.reasons) == ["coldkey_group"]
     assert "10 registered hotkeys" in exp.reasons[0].message
     assert exp.stage("coldkey_group_size") == FARM and exp.stage("coldkey_multiplier") == 0
-    assert exp.stage("raw_weight") > 0  # it did score: only the smoothing zeroed it
+    assert _num(exp, "raw_weight") > 0  # it did score: only the smoothing zeroed it
     assert exp.u16 == 0
 
 
@@ -178,8 +191,9 @@ async def test_below_the_curve_midpoint(engine: Engine, scored: tuple[Subnet, Cy
     exp = explain(engine, net.tiny)
     assert exp.zero
     assert _codes(exp.reasons) == ["below_midpoint"]
-    assert exp.stage("raw_weight") > 0 and exp.u16 == 0
-    assert exp.stage("normalized") < exp.cycle["curve_midpoint"]  # type: ignore[index]
+    assert _num(exp, "raw_weight") > 0 and exp.u16 == 0
+    assert exp.cycle is not None and exp.cycle.curve_midpoint is not None
+    assert _num(exp, "normalized") < exp.cycle.curve_midpoint
 
 
 async def test_unknown_uid(engine: Engine, scored: tuple[Subnet, CycleResult]) -> None:
@@ -228,9 +242,13 @@ async def test_without_detailed_pathways(engine: Engine, migrated_db_url: str) -
 
 
 async def test_cli(
-    engine: Engine, scored: tuple[Subnet, CycleResult], migrated_db_url: str
+    engine: Engine,
+    scored: tuple[Subnet, CycleResult],
+    migrated_db_url: str,
+    cli_app: typer.Typer,
 ) -> None:
     net, _ = scored
+    app = cli_app
     runner = CliRunner()
     out = runner.invoke(app, ["explain", str(net.farm[1]), "--database-url", migrated_db_url])
     assert out.exit_code == 0, out.output
@@ -245,3 +263,74 @@ async def test_cli(
     out = runner.invoke(app, ["explain", "4000", "--database-url", migrated_db_url])
     assert out.exit_code == 1
     assert "UID 4000 is unknown" in out.output
+
+
+@pytest.mark.parametrize("uid", [2**31, 2**31 - 1, 2**63, 10**30, -1])
+async def test_uid_beyond_the_database_range(
+    engine: Engine, migrated_db_url: str, cli_app: typer.Typer, uid: int
+) -> None:
+    with pytest.raises(InvalidUidError, match=f"UID {uid} is not valid"):
+        explain(engine, uid)
+    args = ["explain", "--database-url", migrated_db_url, "--", str(uid)]
+    out = CliRunner().invoke(cli_app, args)
+    assert out.exit_code == 2, out.output
+    assert f"UID {uid} is not valid" in out.output
+    assert "Traceback" not in out.output and isinstance(out.exception, SystemExit)
+
+
+async def test_unknown_cycle(
+    engine: Engine,
+    scored: tuple[Subnet, CycleResult],
+    migrated_db_url: str,
+    cli_app: typer.Typer,
+) -> None:
+    net, result = scored
+    uid = net.good[0]
+    for missing in (99999, 0, -5, 2**63):
+        with pytest.raises(UnknownCycleError, match=f"cycle {missing} does not exist"):
+            explain(engine, uid, cycle_id=missing)
+    with pytest.raises(UnknownCycleError, match="is a cycle of validator validator-hk, not of x"):
+        explain(engine, uid, cycle_id=result.submission_id, validator_hotkey="x")
+    assert explain(engine, uid, cycle_id=result.submission_id).cycle is not None
+    args = ["explain", str(uid), "--cycle", "99999", "--database-url", migrated_db_url]
+    out = CliRunner().invoke(cli_app, args)
+    assert out.exit_code == 1, out.output
+    assert "cycle 99999 does not exist" in out.output
+    assert "no weight cycle recorded" not in out.output
+
+
+async def test_no_cycle_yet_is_not_an_error(
+    engine: Engine, migrated_db_url: str, cli_app: typer.Typer
+) -> None:
+    net = Subnet()
+    await sync_nodes(engine, net.chain, net.chain.netuid, now=net.chain.clock.now())
+    exp = explain(engine, net.good[0])
+    assert exp.cycle is None and exp.zero and _codes(exp.reasons) == ["no_cycle"]
+    out = CliRunner().invoke(
+        cli_app, ["explain", str(net.good[0]), "--database-url", migrated_db_url]
+    )
+    assert out.exit_code == 0, out.output
+    assert "no weight cycle recorded yet" in out.output
+
+
+async def test_markup_in_stored_text_is_printed_as_text(
+    engine: Engine, scored: tuple[Subnet, CycleResult], migrated_db_url: str, cli_app: typer.Typer
+) -> None:
+    net, _ = scored
+    uid = net.farm[2]
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE node_table SET hotkey = :h, coldkey = :c WHERE uid = :u"),
+            {"h": "hk[/]x[bold]", "c": "ck[red]", "u": uid},
+        )
+        conn.execute(text("UPDATE weight_submissions SET validator_hotkey = 'v[/]'"))
+    out = CliRunner().invoke(cli_app, ["explain", str(uid), "--database-url", migrated_db_url])
+    assert out.exit_code == 0, out.output
+    assert "hotkey hk[/]x[bold]" in out.output and "coldkey ck[red]" in out.output
+    assert "by v[/] at" in out.output and "[coldkey_group]" in out.output
+
+
+async def test_database_without_tables(db_url: str, cli_app: typer.Typer) -> None:
+    out = CliRunner().invoke(cli_app, ["explain", "3", "--database-url", db_url])
+    assert out.exit_code == 1, out.output
+    assert "has no minertrace tables" in out.output

@@ -1,0 +1,97 @@
+"""`minertrace run`: the validator service, wired by `minertrace.validator.build`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from minertrace.cli._support import cli_settings, console, fail, opened_database, say
+from minertrace.flags import FLAGS
+
+if TYPE_CHECKING:
+    from minertrace.validator.build import BuiltService
+
+EXIT_LOCK_HELD = 3
+
+CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+EPILOG = "Chain and database flags (Bittensor style): " + ", ".join(FLAGS) + "."
+
+
+def run(
+    ctx: typer.Context,
+    chain_state: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--chain-state",
+            help="LocalChain only: resume the simulated subnet from this file if it exists, "
+            "and save it there on exit.",
+            show_default=False,
+        ),
+    ] = None,
+    speed: Annotated[
+        float,
+        typer.Option(
+            "--speed", min=0.001, help="LocalChain only: simulated seconds per wall second."
+        ),
+    ] = 1.0,
+    hours: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--hours", min=0.0, help="Stop after this many hours of chain time."),
+    ] = None,
+    miners: Annotated[
+        int, typer.Option("--miners", min=1, help="LocalChain only: simulated miners.")
+    ] = 64,
+    validators: Annotated[
+        int, typer.Option("--validators", min=0, help="LocalChain only: peer validators.")
+    ] = 4,
+    seed: Annotated[int, typer.Option("--seed", help="LocalChain only: simulation seed.")] = 0,
+) -> None:
+    """Run the validator service: cycles, node sync, epochs, stats refresh, retention.
+
+    Without --subtensor.network the chain is an in-process LocalChain with simulated miners
+    (a fresh subnet, or the one saved in --chain-state). Stops cleanly on SIGINT/SIGTERM.
+    A second instance for the same hotkey on the same database refuses to start (exit 3).
+    """
+    from minertrace.validator.build import BuildError, LocalOptions, build_service
+    from minertrace.validator.lock import LockHeldError
+
+    settings = cli_settings(list(ctx.args))
+    local = LocalOptions(
+        chain_state=chain_state, speed=speed, miners=miners, validators=validators, seed=seed
+    )
+    with opened_database(settings) as db:
+        try:
+            built = build_service(settings, db, local)
+        except BuildError as exc:
+            raise fail(str(exc)) from None
+        say(
+            f"minertrace service for hotkey {built.validator_hotkey} on subnet {built.netuid} "
+            f"({built.chain_label}), database {db.describe_server()}; Ctrl-C stops it."
+        )
+        try:
+            asyncio.run(_serve(built, hours))
+        except LockHeldError as exc:
+            raise fail(str(exc), EXIT_LOCK_HELD) from None
+
+
+async def _serve(built: BuiltService, hours: float | None) -> None:
+    built.service.install_signal_handlers()
+    try:
+        counters = await built.service.run(until=built.until(hours))
+    finally:
+        saved = built.save_state()
+        if saved is not None:
+            say(f"simulated subnet saved to {saved}")
+        await built.close()
+    say(f"stopped: {counters.snapshot()}", console)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `run` to the root app."""
+    app.command(context_settings=CONTEXT_SETTINGS, epilog=EPILOG)(run)
+
+
+__all__ = ["EXIT_LOCK_HELD", "register", "run"]

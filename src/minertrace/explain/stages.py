@@ -1,0 +1,81 @@
+"""The path score -> weight as named stages: their order, labels and values for one UID."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from minertrace.explain.parts import Stage, StageValue
+from minertrace.explain.wording import TASK_LABELS
+from minertrace.vocabulary import Task
+from minertrace.weights.pathways import PATHWAY_LABELS
+
+StageValues = Mapping[str, StageValue]
+
+_TASK_STAGES = (
+    ("score", "score (aggregated)"),
+    ("present", "present"),
+    ("rank", "percentile rank"),
+    ("qualified", "excellence-qualified"),
+    ("contribution", "diversity contribution"),
+)
+
+STAGE_ORDER: tuple[tuple[str, str], ...] = (
+    *(
+        (f"{kind}_{task.value}", f"{TASK_LABELS[task]} {label}")
+        for task in Task
+        for kind, label in _TASK_STAGES
+    ),
+    ("soil_completeness", "soil completeness factor"),
+    ("num_active_tasks", "tasks present"),
+    ("excellence", "E (excellence pathway)"),
+    ("diversity", "D (diversity pathway, with bonus)"),
+    ("multi_task_bonus", "multi-task bonus"),
+    ("pathway", "pathway"),
+    ("raw_weight", "raw weight max(E, D)"),
+    ("coldkey_group_size", "coldkey group size"),
+    ("coldkey_multiplier", "coldkey multiplier"),
+    ("after_coldkey", "after coldkey smoothing"),
+    ("normalized", "normalised (by the max)"),
+    ("logistic", "logistic curve"),
+    ("transformed", "transformed"),
+    ("final", "final weight"),
+    ("submitted", "submitted weight"),
+    ("u16", "u16 sent to the chain"),
+)
+
+
+def stages(values: StageValues) -> tuple[Stage, ...]:
+    """The stages present in `values`, in the order of the path, with readable values."""
+    out = []
+    for name, label in STAGE_ORDER:
+        if name not in values:
+            continue
+        value = values[name]
+        if name == "pathway" and value is not None:
+            value = PATHWAY_LABELS.get(int(value), "no record")
+        elif name.startswith(("present_", "qualified_")) and value is not None:
+            value = bool(value)
+        out.append(Stage(name, label, value))
+    return tuple(out)
+
+
+def number(value: object) -> float | None:
+    """A finite float, or None (booleans count as 0/1, anything else unreadable is None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, (int, float, str)):
+        return None
+    try:
+        out = float(value)
+    except ValueError:
+        return None
+    return out if math.isfinite(out) else None
+
+
+def integer(value: object) -> int | None:
+    """`number(value)` truncated to an int, or None."""
+    out = number(value)
+    return None if out is None else int(out)
