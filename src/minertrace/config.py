@@ -17,7 +17,7 @@ import platformdirs
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from minertrace.db.urls import InvalidDatabaseURLError, parse_url, redact_url, scrub
+from minertrace.db.urls import InvalidDatabaseURLError, parse_url, redact_url
 from minertrace.flags import FLAGS
 
 ENV_PREFIX = "MINERTRACE_"
@@ -207,11 +207,6 @@ def parse_flags(args: Sequence[str]) -> dict[str, str]:
     return overrides
 
 
-def _given_url(values: Mapping[str, Any]) -> str | None:
-    url = values.get("database_url")
-    return url if isinstance(url, str) else None
-
-
 def load_settings(
     args: Sequence[str] = (), overrides: Mapping[str, Any] | None = None, **kwargs: Any
 ) -> Settings:
@@ -237,6 +232,8 @@ def load_settings(
                 field = next(
                     (n for n in Settings.model_fields if env_name(n) == field.upper()), field
                 )
-            message = scrub(str(error["msg"]), _given_url(values))
+            # Messages never echo the input (include_input=False); the database URL's own
+            # validator words its message from the redacted URL.
+            message = str(error["msg"])
             problems.append(f"invalid setting {_describe(field)}: {message}")
         raise SettingsError("; ".join(problems)) from None

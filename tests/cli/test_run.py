@@ -43,7 +43,7 @@ def test_run_saves_and_resumes_the_simulated_subnet(
 
 def test_run_rejects_an_unknown_flag() -> None:
     result = runner.invoke(app, ["run", "--subtensor.netwrk", "finney"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown option '--subtensor.netwrk'" in result.output
 
 

@@ -13,11 +13,13 @@ from minertrace.cli import explain as explain_command
 from minertrace.cli import run as run_command
 from minertrace.cli.chain import app as chain_app
 from minertrace.cli.db import app as db_app
+from minertrace.cli.errors import OneLineErrors
 from minertrace.cli.stats import app as stats_app
 from minertrace.cli.weights import app as weights_app
 
 app = typer.Typer(
     name="minertrace",
+    cls=OneLineErrors,
     help="Trace a Bittensor validator's weights from task scores to on-chain incentive.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

@@ -274,3 +274,8 @@ def protect_logs(url: str | URL) -> None:
     for handler in logging.getLogger().handlers:
         if _FILTER not in handler.filters:
             handler.addFilter(_FILTER)
+
+
+def scrub_registered(message: str) -> str:
+    """`message` scrubbed of every URL registered with `protect_logs` (see `scrub`)."""
+    return scrub(message, *_FILTER.urls) if _FILTER.urls else message
