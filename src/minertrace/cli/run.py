@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from minertrace.cli._support import cli_settings, console, fail, opened_database, say
+from minertrace.cli.errors import EXIT_LOCK_HELD
 from minertrace.flags import FLAGS
 
 if TYPE_CHECKING:
     from minertrace.validator.build import BuiltService
 
-EXIT_LOCK_HELD = 3
 
 CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 EPILOG = "Chain and database flags (Bittensor style): " + ", ".join(FLAGS) + "."

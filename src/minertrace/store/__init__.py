@@ -9,7 +9,12 @@ Functions take a SQLAlchemy `Connection` (joining the caller's transaction) or a
 
 from minertrace.store._bind import transaction
 from minertrace.store._periods import PeriodWindow, period_params
-from minertrace.store.locks import advisory_unlock, ping, try_advisory_lock
+from minertrace.store.locks import (
+    advisory_lock_holders,
+    advisory_unlock,
+    ping,
+    try_advisory_lock,
+)
 from minertrace.store.miner_stats import (
     delete_period_rows_before,
     delete_stale_rows,
@@ -90,6 +95,7 @@ __all__ = [
     "TraceRecord",
     "Verification",
     "VerificationUpdate",
+    "advisory_lock_holders",
     "advisory_unlock",
     "committed_rows",
     "delete_period_rows_before",

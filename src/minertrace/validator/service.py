@@ -337,7 +337,8 @@ class Service:
     async def _cycle(self, now: datetime) -> object:
         if not await asyncio.to_thread(self.lock.ensure):
             self.counters.skipped_cycles_no_lock += 1
-            self.log.error("weight cycle skipped: %s", held_message(self.validator_hotkey))
+            reason = self.lock.failure or held_message(self.validator_hotkey)
+            self.log.error("weight cycle skipped: %s", reason)
             return None
         result = await run_cycle(self.ctx)
         self.last_result = result
