@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from minertrace.cli._support import cli_settings, console, fail, opened_database, say
-from minertrace.cli.errors import EXIT_LOCK_HELD
+from minertrace.cli._support import cli_settings, console, err, fail, opened_database, say
+from minertrace.cli.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCK_HELD, EXIT_RUNTIME
 from minertrace.flags import FLAGS
 
 if TYPE_CHECKING:
@@ -62,19 +63,53 @@ def run(
     local = LocalOptions(
         chain_state=chain_state, speed=speed, miners=miners, validators=validators, seed=seed
     )
-    with opened_database(settings) as db:
-        try:
-            built = build_service(settings, db, local)
-        except BuildError as exc:
-            raise fail(str(exc)) from None
-        say(
-            f"minertrace service for hotkey {built.validator_hotkey} on subnet {built.netuid} "
-            f"({built.chain_label}), database {db.describe_server()}; Ctrl-C stops it."
-        )
-        try:
-            asyncio.run(_serve(built, hours))
-        except LockHeldError as exc:
-            raise fail(str(exc), EXIT_LOCK_HELD) from None
+    closing = _QuietClose()
+    try:
+        with opened_database(settings) as db:
+            try:
+                built = build_service(settings, db, local)
+            except BuildError as exc:
+                raise fail(str(exc), EXIT_INPUT if exc.input_error else EXIT_RUNTIME) from None
+            say(
+                f"minertrace service for hotkey {built.validator_hotkey} on subnet "
+                f"{built.netuid} ({built.chain_label}), database {db.describe_server()}; "
+                "Ctrl-C stops it."
+            )
+            try:
+                asyncio.run(_serve(built, hours))
+            except LockHeldError as exc:
+                raise fail(str(exc), EXIT_LOCK_HELD) from None
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise fail(
+                    "interrupted again: stopped without finishing the current step (the next "
+                    "start reconciles any submission left open)",
+                    EXIT_INTERRUPTED,
+                ) from None
+            finally:
+                closing.begin()
+    finally:
+        closing.end()
+
+
+class _QuietClose:
+    """While the database closes after the loop, Ctrl-C/SIGTERM print a note instead of
+    raising KeyboardInterrupt (which would end in a traceback); then the handlers return."""
+
+    def __init__(self) -> None:
+        self._saved: dict[int, object] = {}
+
+    def begin(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._saved[sig] = signal.signal(sig, self._note)
+
+    def end(self) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._saved.clear()
+
+    @staticmethod
+    def _note(_signum: int, _frame: object) -> None:
+        say("already stopping: closing the database", err)
 
 
 async def _serve(built: BuiltService, hours: float | None) -> None:
