@@ -32,6 +32,13 @@ from minertrace.store.nodes import (
     write_metagraph,
 )
 from minertrace.store.pipeline import fill_pipeline_columns, set_submission_block, upsert_miner_rows
+from minertrace.store.reconcile import (
+    UNSETTLED_STATUSES,
+    Settlement,
+    UnsettledRow,
+    settle,
+    unsettled_rows,
+)
 from minertrace.store.records import Attempt, Outcome, TraceRecord, Verification
 from minertrace.store.schema import recreate_schema, table_row_counts
 from minertrace.store.score_values import (
@@ -77,6 +84,7 @@ __all__ = [
     "DEFAULT_STATUS",
     "DEFAULT_WINDOWS",
     "ORPHANABLE_STATUSES",
+    "UNSETTLED_STATUSES",
     "Attempt",
     "ChainBlock",
     "CommittedRow",
@@ -91,8 +99,10 @@ __all__ = [
     "ScoreValidationError",
     "ScoreWindows",
     "Scores",
+    "Settlement",
     "TopMiner",
     "TraceRecord",
+    "UnsettledRow",
     "Verification",
     "VerificationUpdate",
     "advisory_lock_holders",
@@ -120,11 +130,13 @@ __all__ = [
     "recreate_schema",
     "score_array",
     "set_submission_block",
+    "settle",
     "subnet_size",
     "table_row_counts",
     "top_miners",
     "transaction",
     "try_advisory_lock",
+    "unsettled_rows",
     "update_outcome",
     "upsert_miner_rows",
     "validate_task",
