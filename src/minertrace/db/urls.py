@@ -64,6 +64,9 @@ def _unambiguous(text: str) -> URL | None:
 
 def _render_hidden(url: URL) -> str:
     """`url` rendered with its password and every password-like query value as ``***``."""
+    if url.password is not None and not str(url.password):
+        # An empty password hides nothing; `user:***@` would suggest there is one.
+        url = url._replace(password=None)
     secret_keys = [k for k in url.query if _is_secret_key(k)]
     if secret_keys:
         url = url.update_query_dict(dict.fromkeys(secret_keys, _QUERY_PLACEHOLDER))
