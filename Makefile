@@ -28,6 +28,7 @@ lint: install
 	$(BIN)/mypy tests
 
 bench: install
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/weights.py
 	$(BIN)/python bench/chain.py
 	$(BIN)/python bench/cycle.py --with-stats

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -44,3 +45,38 @@ def bench_engine(database: str) -> Iterator[sa.Engine]:
             engine.dispose()
         finally:
             server.cleanup()
+
+
+def fresh_schema(engine: sa.Engine) -> None:
+    """Drop and recreate the public schema with minertrace's tables (counters start at zero)."""
+    from minertrace.db.tables import metadata
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    metadata.create_all(engine)
+
+
+def table_stats(engine: sa.Engine, table: str = "miner_performance_stats") -> dict[str, int]:
+    """What the writes cost `table`: updates, HOT updates, dead tuples, live rows, heap bytes.
+
+    The pool's connections are closed first: a backend reports its counters when it goes idle
+    or closes, so this reads every write made so far.
+    """
+    engine.dispose()
+    time.sleep(0.5)  # the closed backends' last report
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT n_tup_upd, n_tup_hot_upd, n_dead_tup, n_live_tup, "
+                "pg_relation_size(relid) FROM pg_stat_user_tables WHERE relname = :t"
+            ),
+            {"t": table},
+        ).one()
+    return {
+        "updates": int(row[0]),
+        "hot_updates": int(row[1]),
+        "dead_tuples": int(row[2]),
+        "live_rows": int(row[3]),
+        "heap_bytes": int(row[4]),
+    }

@@ -64,6 +64,7 @@ def medians_ms(inputs: CycleInputs, full: WeightConfig, lean: WeightConfig, repe
         compute_cycle(inputs, config)
     cycle: list[float] = []
     records: list[float] = []
+    to_json: list[float] = []
     lean_t: list[float] = []
     for i in range(repeat):
         # Alternate which config runs first, so that neither always inherits the other's
@@ -77,9 +78,12 @@ def medians_ms(inputs: CycleInputs, full: WeightConfig, lean: WeightConfig, repe
         t1 = time.perf_counter()
         miners = trace.miners
         t2 = time.perf_counter()
+        trace.to_json_dict()
+        t3 = time.perf_counter()
         assert miners
         cycle.append(t1 - t0)
         records.append(t2 - t1)
+        to_json.append(t3 - t2)
         del trace, miners  # freed here, outside the timed calls
         if not i % 2:
             t0 = time.perf_counter()
@@ -89,6 +93,7 @@ def medians_ms(inputs: CycleInputs, full: WeightConfig, lean: WeightConfig, repe
         trace=statistics.median(cycle) * 1e3,
         lean=statistics.median(lean_t) * 1e3,
         records=statistics.median(records) * 1e3,
+        to_json=statistics.median(to_json) * 1e3,
     )
 
 
@@ -99,6 +104,8 @@ class Timing:
     trace: float
     lean: float
     records: float
+    to_json: float
+    """`to_json_dict()` of a trace whose records exist (add `records` for a fresh trace)."""
 
 
 def _cpu_model() -> str:
@@ -125,7 +132,7 @@ def main() -> None:
     print(f"rows per UID: {ROWS}; median of {args.repeat} runs")
     header = (
         f"{'UIDs':>6} {'input':>7} {'trace ms':>9} {'no-trace ms':>12} {'trace cost':>10} "
-        f"{'records ms':>11} {'+ records':>10}"
+        f"{'records ms':>11} {'+ records':>10} {'to_json ms':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -139,11 +146,12 @@ def main() -> None:
             kind = "lists" if as_lists else "arrays"
             print(
                 f"{n_uids:>6} {kind:>7} {t.trace:>9.2f} {t.lean:>12.2f} {cost:>9.1f}% "
-                f"{t.records:>11.2f} {with_records:>9.1f}%"
+                f"{t.records:>11.2f} {with_records:>9.1f}% {t.to_json:>11.2f}"
             )
     print(
         "trace cost: compute_cycle with detailed pathways vs without; records ms: materialising "
-        "trace.miners\n(built on first access); + records: the trace cost including them."
+        "trace.miners\n(built on first access); + records: the trace cost including them; "
+        "to_json ms: to_json_dict() once the records exist."
     )
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load is not None:

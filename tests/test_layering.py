@@ -35,10 +35,22 @@ MAY_IMPORT: dict[str, set[str]] = {
     "stats": {"store", "db"},
     "explain": {"weights", "store"},
     "sim": {"store", "chain", "weights"},
-    "web": {"explain", "store", "stats", "weights"},
+    # observe: the metrics catalogue, its exporter, the health probe, quiet logs.
+    "observe": {"weights", "chain", "store"},
+    "web": {"explain", "store", "stats", "weights", "observe"},
     # The demo and `run` without a network drive the simulated subnet from the service; the
     # simulator itself never imports the service (checked below), so there is no cycle.
-    "validator": {"weights", "chain", "db", "store", "stats", "explain", "config", "sim"},
+    "validator": {
+        "weights",
+        "chain",
+        "db",
+        "store",
+        "stats",
+        "explain",
+        "config",
+        "sim",
+        "observe",
+    },
 }
 
 SQL_BUILDERS = {"text", "select", "insert", "update", "delete"}

@@ -15,12 +15,13 @@ import bittensor as bt
 import pytest
 from bittensor.keyfiles import Keypair
 from bittensor.result import chain_error_from_substrate_request
-from fake_substrate import FakeNeuron, FakeSubnet, FakeSubstrate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minertrace.chain.bittensor.chain import BittensorChain, load_wallet
 from minertrace.chain.types import Chain, ChainError, SubmissionStatus
+from tests.helpers.fake_subnet import FakeNeuron, FakeSubnet
+from tests.helpers.fake_substrate import FakeSubstrate
 
 NETUID = 7
 RAO = 1_000_000_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -114,7 +115,7 @@ def test_next_stop_skips_quiet_blocks_but_always_moves() -> None:
 
 
 def test_hand_written_v1_snapshot_loads() -> None:
-    doc = {
+    doc: dict[str, Any] = {
         "format": "minertrace-localchain/1",
         "config": {
             "netuid": 3,

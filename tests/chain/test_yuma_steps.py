@@ -52,7 +52,7 @@ def test_masking_self_and_outdated_weights() -> None:
     masked, pairs = yuma.mask_weights(w, rows, permit, owner_uid=1, liveness=live)
     # Row 0: self-weight gone, 1:2 kept. Row 1 is the owner: self kept, UID 2 (registered
     # at 20, after row 1's update at 10) masked.
-    np.testing.assert_allclose(masked, [[0, 1 / 3, 2 / 3], [0.5, 0.5, 0.0], [0, 0, 0]])
+    np.testing.assert_allclose(masked, [[0.0, 1 / 3, 2 / 3], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]])
     assert pairs.tolist() == [[1, 2]]
 
 

@@ -34,7 +34,7 @@ def test_db_commands(db_url: str) -> None:
     assert f"revision: {head} (head)" in out
     assert "miner_performance_stats" in out
 
-    code, out = _run("downgrade", "-1", "--database-url", db_url)
+    code, out = _run("downgrade", "0001", "--database-url", db_url)
     assert code == 0, out
     assert migrate.current(db_url) == "0001"
 

@@ -213,7 +213,7 @@ def test_legacy_round_trip_quarantines_and_is_lossless(legacy_engine: Engine) ->
         legacy_engine, "SELECT * FROM miner_performance_stats_quarantine ORDER BY quarantine_id"
     )
 
-    down = migrate.downgrade(legacy_engine, "-1")
+    down = migrate.downgrade(legacy_engine, "0001")
     assert down.to_revision == "0001"
     assert down.archived_rows == sum(1 for r in head_snapshot if r["miner_uid"] % 2 == 0)
     legacy_rows = _all(legacy_engine, "SELECT * FROM miner_performance_stats")
@@ -418,7 +418,7 @@ def test_non_canonical_uid_text_survives_repeated_round_trips(legacy_engine: Eng
         ]
         assert migrate.check(legacy_engine) == []
 
-        migrate.downgrade(legacy_engine, "-1")
+        migrate.downgrade(legacy_engine, "0001")
         assert _uid_texts(legacy_engine) == survivors
         legacy = _all(legacy_engine, "SELECT * FROM miner_performance_stats")
         assert _legacy_values(legacy) == _legacy_values(kept_rows)
@@ -447,7 +447,7 @@ def test_a_row_re_created_at_head_comes_back_canonical(legacy_engine: Engine) ->
                 "period_end, period_type) VALUES (9, 'new', '2024-01-01', '2024-01-02', 'daily')"
             )
         )
-    migrate.downgrade(legacy_engine, "-1")
+    migrate.downgrade(legacy_engine, "0001")
     assert _uid_texts(legacy_engine) == [
         ("07", "hk7", "2024-01-01"),
         ("9", "new", "2024-01-01"),

@@ -8,7 +8,8 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from minertrace.config import FLAGS, Settings, SettingsError, load_settings, parse_flags
+from minertrace.config import Settings, SettingsError, load_settings, parse_flags
+from minertrace.flags import FLAGS
 
 EXPECTED_DEFAULTS = {
     "database_url": None,

@@ -131,6 +131,7 @@ def test_history_is_written_at_the_first_step(engine: Engine) -> None:
     assert report.rows_written == len(runs_between(sim.start - timedelta(days=1), sim.start, 3))
     with engine.connect() as conn:
         oldest = conn.execute(text("SELECT min(created_at) FROM score_table")).scalar()
+    assert oldest is not None
     assert oldest < sim.start
 
 

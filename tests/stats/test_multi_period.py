@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import Engine, delete
-from stats_helpers import insert_nodes, insert_runs
 
 from minertrace.db.tables import miner_performance_stats as mps
 from minertrace.stats.periods import Period, current_periods, previous_period
 from minertrace.stats.refresh import STATS_COLUMNS, refresh_all, refresh_period_stats
+from tests.helpers.stats import insert_nodes, insert_runs
 
 UTC = timezone.utc
 NOW = datetime(2024, 6, 3, 15, 30, tzinfo=UTC)  # a Monday: the week starts today

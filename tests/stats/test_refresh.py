@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import Engine, select, text, update
-from stats_helpers import insert_nodes, insert_runs, rows
 
 from minertrace.db.tables import miner_performance_stats as mps
 from minertrace.stats.periods import period_for
 from minertrace.stats.refresh import STATS_COLUMNS, refresh_all, refresh_period_stats
+from tests.helpers.stats import insert_nodes, insert_runs, rows
 
 UTC = timezone.utc
 NAN = math.nan
@@ -435,9 +435,29 @@ def test_period_stats_update_statement_count(crafted: Engine) -> None:
     assert sum("score_table" in s for s in every) == 1
 
     insert_nodes(crafted, {u: f"more-{u}" for u in range(5, 105)})
-    more = _statements(crafted, lambda: refresh_all(crafted, NOW))
+    written: dict[str, int] = {}
+
+    def refresh() -> None:
+        written.update({p.period_type: n for p, n in refresh_all(crafted, NOW).items()})
+
+    more = _statements(crafted, refresh)
     assert len(more) == len(every)
-    assert {p.period_type: n for p, n in refresh_all(crafted, NOW).items()}["daily"] == 104
+    # The 100 new miners' rows are written; the 4 rows that did not change are not.
+    assert written["daily"] == 100
+
+
+def test_unchanged_rows_are_not_rewritten(crafted: Engine) -> None:
+    """A refresh that computes the values a row already holds leaves the row alone."""
+    assert set(refresh_all(crafted, NOW).values()) == {4}
+    before = rows(crafted, "weekly")
+    with crafted.connect() as conn:
+        versions = conn.execute(text("SELECT ctid FROM miner_performance_stats")).scalars().all()
+    assert set(refresh_all(crafted, NOW).values()) == {0}
+    with crafted.connect() as conn:
+        again = conn.execute(text("SELECT ctid FROM miner_performance_stats")).scalars().all()
+    # Same tuples: no new row version was written.
+    assert sorted(again) == sorted(versions)
+    assert rows(crafted, "weekly") == before
 
 
 def test_unrelated_updates_do_not_bleed(crafted: Engine) -> None:

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, func, select
-from stats_helpers import insert_nodes
 
 from minertrace.db.tables import miner_performance_stats as mps
 from minertrace.db.tables import weight_submissions
 from minertrace.stats.periods import ALL_TIME_END, ALL_TIME_START
 from minertrace.stats.retention import cleanup, delete_stale_rows, retention_cutoff
+from tests.helpers.stats import insert_nodes
 
 UTC = timezone.utc
 NOW = datetime(2024, 5, 31, tzinfo=UTC)

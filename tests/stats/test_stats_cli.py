@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import create_engine, func, select
-from stats_helpers import insert_nodes, insert_runs, rows
 from typer.testing import CliRunner
 
 from minertrace.cli import app
 from minertrace.db.tables import miner_performance_stats as mps
 from minertrace.db.urls import sync_url
+from tests.helpers.stats import insert_nodes, insert_runs, rows
 
 runner = CliRunner()
 

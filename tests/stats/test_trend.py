@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 from sqlalchemy import Engine
-from stats_helpers import insert_nodes, insert_runs, rows
 
 from minertrace.stats.periods import period_for
 from minertrace.stats.refresh import (
@@ -17,6 +16,7 @@ from minertrace.stats.refresh import (
     refresh_period_stats,
     trend_window,
 )
+from tests.helpers.stats import insert_nodes, insert_runs, rows
 
 UTC = timezone.utc
 NAN = math.nan

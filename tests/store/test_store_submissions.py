@@ -55,11 +55,13 @@ def _row(**values: Any) -> dict[str, Any]:
 
 
 def _insert(engine: Engine, *rows: dict[str, Any]) -> list[int]:
+    ids = []
     with engine.begin() as conn:
-        return [
-            int(conn.execute(insert(weight_submissions).values(r)).inserted_primary_key[0])
-            for r in rows
-        ]
+        for r in rows:
+            key = conn.execute(insert(weight_submissions).values(r)).inserted_primary_key
+            assert key is not None
+            ids.append(int(key[0]))
+    return ids
 
 
 def _status(engine: Engine, ws_id: int) -> tuple[str, Any, Any]:

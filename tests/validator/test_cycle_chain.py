@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from test_cycle_support import (
+
+from minertrace.validator import run_cycle, verify_pending
+from minertrace.validator.chain_integration import apply_epoch_results
+from minertrace.validator.forks import detect_orphans
+from minertrace.validator.node_sync import sync_nodes
+from tests.helpers.cycle import (
     NET,
     TEMPO,
     VALIDATOR,
@@ -14,11 +19,6 @@ from test_cycle_support import (
     stats_rows,
     submissions,
 )
-
-from minertrace.validator import run_cycle, verify_pending
-from minertrace.validator.chain_integration import apply_epoch_results
-from minertrace.validator.forks import detect_orphans
-from minertrace.validator.node_sync import sync_nodes
 
 
 async def test_reorg_orphans_the_submission_and_the_next_cycle_resubmits(engine: Engine) -> None:

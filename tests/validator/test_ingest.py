@@ -30,7 +30,7 @@ def _rows(engine: Engine) -> list[tuple[str, str, list[float], datetime, str]]:
                 score_table.c.status,
             ).order_by(score_table.c.task_name, score_table.c.task_id)
         )
-        return [tuple(r) for r in result]  # type: ignore[misc]
+        return [tuple(r) for r in result]
 
 
 def _same(a: list[float], b: list[float]) -> bool:

@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
-from test_cycle_support import (
+
+from minertrace.validator import cycle as cycle_module
+from minertrace.validator.cycle import flush, run_cycle
+from minertrace.validator.trace_queue import TraceQueue
+from tests.helpers.cycle import (
     NET,
     VALIDATOR_UID,
     make_chain,
@@ -22,10 +26,6 @@ from test_cycle_support import (
     stats_rows,
     submissions,
 )
-
-from minertrace.validator import cycle as cycle_module
-from minertrace.validator.cycle import flush, run_cycle
-from minertrace.validator.trace_queue import TraceQueue
 
 
 @contextmanager

@@ -6,14 +6,6 @@ import json
 
 import numpy as np
 from sqlalchemy import Engine, insert
-from test_cycle_support import (
-    FIRST_MINER,
-    make_chain,
-    make_context,
-    seed_scores,
-    stats_rows,
-    submissions,
-)
 
 from minertrace.db.tables import miner_performance_stats
 from minertrace.stats.periods import current_periods
@@ -22,6 +14,14 @@ from minertrace.validator.cycle import run_cycle
 from minertrace.validator.persist import json_vector
 from minertrace.validator.submit import SubmissionState
 from minertrace.vocabulary import SubmissionStatus
+from tests.helpers.cycle import (
+    FIRST_MINER,
+    make_chain,
+    make_context,
+    seed_scores,
+    stats_rows,
+    submissions,
+)
 
 
 def test_json_vector_turns_non_finite_values_into_null() -> None:

@@ -15,6 +15,7 @@ from minertrace.config import Settings, load_settings
 from minertrace.sim.subnet import SimParams, SimulatedSubnet
 from minertrace.validator import service as service_module
 from minertrace.validator.lock import HotkeyLock, LockHeldError, lock_key
+from minertrace.validator.node_sync import sync_nodes
 from minertrace.validator.service import Job, Service
 
 HOUR = 3600.0
@@ -79,7 +80,7 @@ async def test_hours_of_service(engine: Engine, migrated_db_url: str, monkeypatc
     old = _insert_submission(engine, "someone-else", start - timedelta(days=40))
     recent = _insert_submission(engine, "someone-else", start - timedelta(days=1))
     syncs: list[int] = []
-    real_sync = service_module.sync_nodes
+    real_sync = sync_nodes
 
     async def recording_sync(*args: Any, **kwargs: Any) -> Any:
         syncs.append(sim.chain.height)
@@ -102,7 +103,9 @@ async def test_hours_of_service(engine: Engine, migrated_db_url: str, monkeypatc
     assert [r.status for r in rows] == ["verified"] * 4
     assert all(r.block_number is not None for r in rows)
     last = rows[-1]
-    on_chain = await sim.chain.weights_of(sim.chain.netuid, sim.chain.uid_of(sim.validator_hotkey))
+    validator_uid = sim.chain.uid_of(sim.validator_hotkey)
+    assert validator_uid is not None
+    on_chain = await sim.chain.weights_of(sim.chain.netuid, validator_uid)
     sent = {u: w for u, w in zip(last.submitted_uids, last.submitted_u16, strict=True) if w}
     assert on_chain == sent
 
@@ -286,7 +289,7 @@ async def test_realtime_off_leaves_stats_rows_to_the_period_job(
             text("SELECT submitted_uids, submitted_weights FROM weight_submissions WHERE id = :id"),
             {"id": max(c.id for c in cycles)},
         ).one()
-        stored = dict(
+        stored: dict[int, float] = dict(
             conn.execute(
                 text(
                     "SELECT miner_uid, submitted_weight FROM miner_performance_stats "

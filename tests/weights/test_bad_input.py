@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 
 from minertrace.cli import app
 from minertrace.weights import CycleInputs, NodeList, ScoreRow, compute_cycle
-
-from .conftest import CONFORMANCE_DIR, NOW, make_inputs
+from tests.helpers.weights import CONFORMANCE_DIR, NOW, make_inputs
 
 
 def test_strings_null_nan_inf_are_missing_and_counted() -> None:

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from minertrace.weights import CycleInputs, compute_cycle
-
-from .conftest import CONFORMANCE_DIR
+from tests.helpers.weights import CONFORMANCE_DIR
 
 CASES = sorted(CONFORMANCE_DIR.glob("*.json"))
 RTOL, ATOL = 1e-4, 1e-12

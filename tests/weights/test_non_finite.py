@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from minertrace.weights import compute_cycle
 from minertrace.weights.jsonsafe import finite_or_null
-
-from .conftest import make_inputs
+from tests.helpers.weights import make_inputs
 
 WEATHER = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]]
 GEO: list[list[Any]] = [[9e307, 0.5, 0.6, 0.7, 0.8, 0.3], [9e307, 0.4, 0.6, 0.2, 0.1, 0.9]]

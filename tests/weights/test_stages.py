@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,14 +13,13 @@ from minertrace.weights.aggregate import soil_scores
 from minertrace.weights.numerics import linear_percentile, pairwise_sum_selected
 from minertrace.weights.pathways import diversity_multiplier
 from minertrace.weights.transforms import coldkey_multiplier, logistic_curve, rank_fallback
-
-from .conftest import make_inputs
+from tests.helpers.weights import make_inputs
 
 CFG = WeightConfig()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_pairwise_sum_matches_numpy_for_every_length(dtype: type) -> None:
+def test_pairwise_sum_matches_numpy_for_every_length(dtype: type[np.floating[Any]]) -> None:
     rng = np.random.default_rng(1)
     values = (rng.random((40, 300)) * 10.0 ** rng.integers(-3, 4, (40, 300))).astype(dtype)
     for length in range(0, 300, 7):
@@ -131,7 +131,7 @@ def test_coldkey_multiplier_table(size: int, expected: float) -> None:
 
 def test_coldkey_group_of_four_scaled_and_validators_count() -> None:
     n = 12
-    row = [0.5 + 0.01 * u for u in range(n)]
+    row: list[float | None] = [0.5 + 0.01 * u for u in range(n)]
     row[3] = None  # a member without score still counts toward the group
     nodes = [(u, f"hk{u}", "shared" if u < 4 else f"ck{u}") for u in range(n)]
     trace = compute_cycle(make_inputs(weather=[row], nodes=nodes))
@@ -187,7 +187,7 @@ def test_soil_completeness_boundary_and_float32() -> None:
 def test_soil_decay_half_life() -> None:
     rows = np.array([[1.0], [0.5]])
     soil, _ = soil_scores(rows, np.array([0.0, 1.0]), CFG)
-    w = np.float32([1.0, 0.5])
+    w = np.array([1.0, 0.5], dtype=np.float32)
     expected = np.float32((w[0] * np.float32(1.0) + w[1] * np.float32(0.5)) / (w[0] + w[1]))
     assert soil[0] == float(expected)
 
@@ -220,7 +220,7 @@ def test_excellence_needs_ten_valid_and_inclusive_p85() -> None:
 
 
 def test_pathway_labels_d5() -> None:
-    row = [None] * 12
+    row: list[float | None] = [None] * 12
     row[0] = -0.5  # negative weather only: D < 0, E = 0 → weight 0 → label none (D5)
     row[1] = 0.4
     trace = compute_cycle(make_inputs(weather=[row]))
@@ -328,4 +328,6 @@ def test_miner_records_are_built_once_from_the_trace_vectors() -> None:
         assert list(rec.pathway_details["percentile_ranks"]) == (
             ["weather", "geomagnetic"] if has_geo else ["weather"]
         )
-    assert miners[2].submitted_weight == 0.0 and miners[2].final_weight > 0
+    active = miners[2]
+    assert active.submitted_weight == 0.0
+    assert active.final_weight is not None and active.final_weight > 0

@@ -11,6 +11,7 @@ import typer
 from minertrace.cli import demo as demo_command
 from minertrace.cli import explain as explain_command
 from minertrace.cli import run as run_command
+from minertrace.cli import status as status_command
 from minertrace.cli.chain import app as chain_app
 from minertrace.cli.db import app as db_app
 from minertrace.cli.errors import OneLineErrors
@@ -31,6 +32,7 @@ app.add_typer(stats_app, name="stats")
 run_command.register(app)
 demo_command.register(app)
 explain_command.register(app)
+status_command.register(app)
 
 
 def main() -> None:

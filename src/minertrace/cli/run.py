@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -14,7 +15,15 @@ from minertrace.cli.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCK_HELD, 
 from minertrace.flags import FLAGS
 
 if TYPE_CHECKING:
+    from minertrace.observe import MetricsServer
     from minertrace.validator.build import BuiltService
+
+
+class LogFormat(str, Enum):
+    """`--log-format`: plain text lines, or one JSON object a line (for log shippers)."""
+
+    TEXT = "text"
+    JSON = "json"
 
 
 CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -49,6 +58,30 @@ def run(
         int, typer.Option("--validators", min=0, help="LocalChain only: peer validators.")
     ] = 4,
     seed: Annotated[int, typer.Option("--seed", help="LocalChain only: simulation seed.")] = 0,
+    metrics_port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics at http://<metrics-host>:PORT/metrics.",
+            show_default=False,
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            "--metrics-host",
+            help="Address the metrics endpoint binds (the metrics name the hotkey: keep it "
+            "local unless a firewall guards it).",
+        ),
+    ] = "127.0.0.1",
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format", help="text, or json: one object a line with the cycle id and step."
+        ),
+    ] = LogFormat.TEXT,
 ) -> None:
     """Run the validator service: cycles, node sync, epochs, stats refresh, retention.
 
@@ -56,10 +89,12 @@ def run(
     (a fresh subnet, or the one saved in --chain-state). Stops cleanly on SIGINT/SIGTERM.
     A second instance for the same hotkey on the same database refuses to start (exit 3).
     """
+    from minertrace.observe.logs import configure_logging
     from minertrace.validator.build import BuildError, LocalOptions, build_service
     from minertrace.validator.lock import LockHeldError
 
     settings = cli_settings(list(ctx.args))
+    configure_logging(settings.log_level, log_format.value)
     local = LocalOptions(
         chain_state=chain_state, speed=speed, miners=miners, validators=validators, seed=seed
     )
@@ -75,6 +110,7 @@ def run(
                 f"{built.netuid} ({built.chain_label}), database {db.describe_server()}; "
                 "Ctrl-C stops it."
             )
+            server = _metrics_server(built, metrics_port, metrics_host)
             try:
                 asyncio.run(_serve(built, hours))
             except LockHeldError as exc:
@@ -87,6 +123,8 @@ def run(
                 ) from None
             finally:
                 closing.begin()
+                if server is not None:
+                    server.close()
     finally:
         closing.end()
 
@@ -112,6 +150,22 @@ class _QuietClose:
         say("already stopping: closing the database", err)
 
 
+def _metrics_server(built: BuiltService, port: int | None, host: str) -> MetricsServer | None:
+    """Attach metrics to the service and serve them (None when no port was asked for)."""
+    if port is None:
+        return None
+    from minertrace.observe import ExporterError, Metrics, start_exporter
+
+    metrics = Metrics()
+    built.service.attach_metrics(metrics)
+    try:
+        server = start_exporter(metrics.registry, port, host)
+    except ExporterError as exc:
+        raise fail(str(exc)) from None
+    say(f"metrics on {server.url}")
+    return server
+
+
 async def _serve(built: BuiltService, hours: float | None) -> None:
     built.service.install_signal_handlers()
     try:
@@ -129,4 +183,4 @@ def register(app: typer.Typer) -> None:
     app.command(context_settings=CONTEXT_SETTINGS, epilog=EPILOG)(run)
 
 
-__all__ = ["EXIT_LOCK_HELD", "register", "run"]
+__all__ = ["EXIT_LOCK_HELD", "LogFormat", "register", "run"]

@@ -18,7 +18,8 @@ from minertrace.chain.types import NeuronInfo
 from minertrace.db.tables import miner_performance_stats, node_table
 from minertrace.store._bind import transaction
 from minertrace.store._periods import PeriodWindow, period_params
-from minertrace.store.stats_sql import STAGING_TABLE, UPSERT_SQL, WORK_MEM, compute_sql
+from minertrace.store.period_upsert import UPSERT_SQL, carries_from_daily
+from minertrace.store.stats_sql import STAGING_TABLE, WORK_MEM, compute_sql
 from minertrace.vocabulary import PeriodType
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def write_period_stats(
             "period_type": str(period.period_type),
             "period_start": period.start,
             "period_end": period.end,
+            "carry": carries_from_daily(str(period.period_type)),
             "now": now,
         }
         counts.append(int(conn.execute(_UPSERT, params).rowcount))

@@ -163,10 +163,14 @@ def _upsert_sql(source: str, *, latest: bool) -> str:
     ON CONFLICT (miner_uid, period_start, period_end, period_type) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in columns)}, updated_at = EXCLUDED.updated_at
     WHERE m.miner_hotkey = EXCLUDED.miner_hotkey
+      AND ({", ".join(f"m.{c}" for c in columns)})
+          IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in columns)})
     """
 
 
-_UPSERT_MINERS = text(_upsert_sql(_UNNEST_SOURCE, latest=False))
+UPSERT_MINERS_SQL = _upsert_sql(_UNNEST_SOURCE, latest=False)
+"""The cycle's upsert of its traced miners' rows (public for bench/cycle.py's floor)."""
+_UPSERT_MINERS = text(UPSERT_MINERS_SQL)
 _FILL_FROM_LATEST = text(_upsert_sql(_STORED_SOURCE, latest=True))
 
 _SET_SUBMISSION_BLOCK = text(

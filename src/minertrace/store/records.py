@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from minertrace.store._periods import PeriodWindow
+from minertrace.store.arrays import PgArray
 from minertrace.vocabulary import SubmissionStatus
 
 
@@ -112,8 +113,9 @@ class TraceRecord:
     computed_block: int | None
     submission: dict[str, Any]
     """weight_submissions columns fixed at compute time (JSON columns as text)."""
-    miners: dict[str, list[Any]] | None
-    """Per traced miner vectors for the stats upsert; None with realtime updates off."""
+    miners: dict[str, Any] | None
+    """Per traced miner vectors for the stats upsert (`PgArray`s, the hotkeys as a list);
+    None with realtime updates off."""
     periods: tuple[PeriodWindow, ...]
     expected_u16: dict[int, int]
     """What goes on chain: {uid: u16}, zeros dropped."""
@@ -122,4 +124,7 @@ class TraceRecord:
     @property
     def traced_uids(self) -> list[int]:
         """UIDs whose stats rows the record writes."""
-        return list(self.miners["uids"]) if self.miners is not None else []
+        if self.miners is None:
+            return []
+        uids = self.miners["uids"]
+        return uids.tolist() if isinstance(uids, PgArray) else list(uids)

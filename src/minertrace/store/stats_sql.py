@@ -98,11 +98,12 @@ def _percentile(q: float, values: str) -> str:
 def compute_sql(spans_all: tuple[bool, ...]) -> str:
     """Every requested period at once, into a temporary table (one row per miner and period).
 
-    `UPSERT_SQL` then writes each period with one statement. Time is cut into segments at
-    every period and trend-window boundary, so each period and each trend window is a
-    contiguous range of segments and every entry is read once, whatever the number of periods.
-    The percentiles need one column per period; `spans_all[k]` tells that period k covers
-    every other one (then its entries need no filter; all_time, or a single period).
+    `minertrace.store.period_upsert.UPSERT_SQL` then writes each period with one statement.
+    Time is cut into segments at every period and trend-window boundary, so each period and
+    each trend window is a contiguous range of segments and every entry is read once, whatever
+    the number of periods. The percentiles need one column per period; `spans_all[k]` tells
+    that period k covers every other one (then its entries need no filter; all_time, or a
+    single period).
     """
     pids = range(len(spans_all))
     span_columns = ", ".join(
@@ -414,36 +415,11 @@ JOIN period_runs AS pr ON pr.pid = t.pid
 """
 
 
-_COMPUTED_COLUMNS: Final = tuple(
-    c for c in STATS_COLUMNS if c not in ("calculated_at", "updated_at")
-)
-
-UPSERT_SQL: Final = f"""
-INSERT INTO miner_performance_stats (
-    miner_uid, miner_hotkey, period_start, period_end, period_type,
-    {", ".join(STATS_COLUMNS)}
-)
-SELECT
-    s.uid, s.hotkey, :period_start, :period_end, :period_type,
-    {", ".join(f"s.{c}" for c in _COMPUTED_COLUMNS)},
-    :now,
-    :now
-FROM {STAGING_TABLE} AS s
-WHERE s.pid = :pid
-ON CONFLICT (miner_uid, period_start, period_end, period_type) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in STATS_COLUMNS)}
--- A row still carrying a UID's previous hotkey is stale: never relabel another miner's
--- pipeline values; delete_stale_rows removes it.
-WHERE miner_performance_stats.miner_hotkey = EXCLUDED.miner_hotkey
-"""
-
-
 __all__ = [
     "QUANTILES",
     "STAGING_TABLE",
     "STATS_COLUMNS",
     "TASKS",
-    "UPSERT_SQL",
     "WORK_MEM",
     "compute_sql",
 ]

@@ -29,8 +29,7 @@ def _names(statuses: tuple[SubmissionStatus, ...]) -> list[str]:
     return [s.value for s in statuses]
 
 
-_INSERT_SUBMISSION = text(
-    """
+INSERT_SUBMISSION_SQL = """
     INSERT INTO weight_submissions (
         validator_hotkey, netuid, computed_at, computed_block, n_uids, config, score_rows,
         scalars, data_quality, stages, weights_produced, no_weights_reason, rank_based_fallback,
@@ -48,7 +47,8 @@ _INSERT_SUBMISSION = text(
         :reveal_block, :verified_at, CAST(:verification AS jsonb), :trace_overhead_s)
     RETURNING id
     """
-)
+"""The cycle's INSERT of its weight_submissions row (public for bench/cycle.py's floor)."""
+_INSERT_SUBMISSION = text(INSERT_SUBMISSION_SQL)
 
 # An orphaned row stays orphaned: a late write of an older in-memory state must not undo it.
 _UPDATE_OUTCOME = text(

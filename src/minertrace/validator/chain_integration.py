@@ -31,8 +31,9 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 
 from minertrace.chain.types import Chain, NeuronInfo
-from minertrace.stats.periods import current_periods
+from minertrace.stats.periods import period_for
 from minertrace.store import mark_in_force, transaction, write_epoch_stats
+from minertrace.vocabulary import PeriodType
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def write_epoch_results(
     now: datetime,
 ) -> EpochReport:
     """The database half of `apply_epoch_results`: both statements in one transaction."""
-    periods = current_periods(now)
+    periods = [period_for(PeriodType.DAILY, now)]
     with transaction(conn_or_engine) as conn:
         updated = write_epoch_stats(conn, neurons, periods, epoch_block=epoch_block, now=now)
         ids = mark_in_force(conn, validator_hotkey, netuid, epoch_block)

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from minertrace.chain.types import Chain, SubnetHyperparameters
 from minertrace.clock import Clock
 from minertrace.config import Settings
+from minertrace.observe.context import step
 from minertrace.store import (
     Attempt,
     CycleReads,
@@ -245,16 +246,17 @@ async def run_cycle(ctx: CycleContext) -> CycleResult:
     await flush(ctx)
     computed_at = ctx.clock.now()
     try:
-        block = await ctx.chain.current_block()
-        hp = await ctx.chain.hyperparameters(ctx.netuid)
-        reads = await read_cycle_inputs_async(
-            ctx.engine,
-            computed_at,
-            block,
-            windows=ctx.windows,
-            validator_window_blocks=ctx.settings.active_validator_window_blocks,
-        )
-        inputs = cycle_inputs(reads, computed_at, hp)
+        with step("read"):
+            block = await ctx.chain.current_block()
+            hp = await ctx.chain.hyperparameters(ctx.netuid)
+            reads = await read_cycle_inputs_async(
+                ctx.engine,
+                computed_at,
+                block,
+                windows=ctx.windows,
+                validator_window_blocks=ctx.settings.active_validator_window_blocks,
+            )
+            inputs = cycle_inputs(reads, computed_at, hp)
     except Exception as exc:
         ctx.metrics.read_failures += 1
         ctx.log.error("cycle skipped: its inputs could not be read: %s", short_error(exc))
@@ -266,7 +268,8 @@ async def run_cycle(ctx: CycleContext) -> CycleResult:
             queued=len(ctx.queue),
         )
 
-    trace = compute_cycle(inputs, ctx.weight_config)
+    with step("compute"):
+        trace = compute_cycle(inputs, ctx.weight_config)
 
     # Everything between here and the submission is tracing: it may fail, never block.
     t0 = time.perf_counter()
@@ -276,8 +279,9 @@ async def run_cycle(ctx: CycleContext) -> CycleResult:
     item: PendingTrace | None = None
     build_s: float | None = None
     try:
-        item, build_s = _trace_and_persist(ctx, trace, inputs, state, computed_at, block)
-        await flush(ctx)
+        with step("persist"):
+            item, build_s = _trace_and_persist(ctx, trace, inputs, state, computed_at, block)
+            await flush(ctx)
     except Exception:
         ctx.metrics.persist_failures += 1
         ctx.log.exception("the trace of this cycle could not be built; submitting without it")
@@ -298,17 +302,19 @@ async def run_cycle(ctx: CycleContext) -> CycleResult:
         ctx.metrics.submissions_skipped += 1
         ctx.log.info("nothing submitted this cycle: %s", reason)
     else:
-        await submit_weights(
-            ctx.submitter(),
-            trace.emit_uids.tolist(),
-            trace.emit_u16.tolist(),
-            state,
-            on_attempt=lambda: flush(ctx),
-            metrics=ctx.metrics,
-        )
+        with step("submit"):
+            await submit_weights(
+                ctx.submitter(),
+                trace.emit_uids.tolist(),
+                trace.emit_u16.tolist(),
+                state,
+                on_attempt=lambda: flush(ctx),
+                metrics=ctx.metrics,
+            )
         if state.status is SubmissionStatus.INCLUDED:
             expected = dict(zip(trace.emit_uids.tolist(), trace.emit_u16.tolist(), strict=True))
-            await _verify_now(ctx, state, expected)
+            with step("verify"):
+                await _verify_now(ctx, state, expected)
 
     if item is not None:
         item.done = True

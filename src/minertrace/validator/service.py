@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,10 +37,14 @@ from sqlalchemy import Engine
 from minertrace.chain.types import Chain
 from minertrace.clock import Clock
 from minertrace.config import Settings
-from minertrace.stats.periods import current_periods
+from minertrace.observe.logs import FailureGate
+from minertrace.observe.metrics import Metrics
+from minertrace.observe.observer import ServiceObserver
+from minertrace.stats.periods import period_for
 from minertrace.stats.refresh import refresh_all
 from minertrace.stats.retention import cleanup
 from minertrace.store import fill_pipeline_columns
+from minertrace.store.health import ping
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.cycle import CycleContext, CycleResult, flush, run_cycle
 from minertrace.validator.forks import detect_orphans
@@ -47,13 +52,18 @@ from minertrace.validator.lock import HotkeyLock, LockHeldError, held_message
 from minertrace.validator.node_sync import sync_nodes
 from minertrace.validator.reconcile import reconcile_unsettled
 from minertrace.validator.verify import verify_pending
-from minertrace.vocabulary import BLOCK_SECONDS
+from minertrace.vocabulary import BLOCK_SECONDS, PeriodType
 from minertrace.weights import WeightConfig
 
 logger = logging.getLogger(__name__)
 
 
 JobAction = Callable[[datetime], Awaitable[object]]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:300]
 
 
 @dataclass
@@ -81,6 +91,7 @@ class ServiceCounters:
     epochs: list[int] = field(default_factory=list)
     """Epoch blocks the service noticed (and synced after)."""
     skipped_cycles_no_lock: int = 0
+    skipped_cycles_db_down: int = 0
 
     def snapshot(self) -> dict[str, object]:
         """Plain-dict view for logs."""
@@ -90,6 +101,7 @@ class ServiceCounters:
             "cycle_statuses": dict(self.cycle_statuses),
             "epochs": len(self.epochs),
             "skipped_cycles_no_lock": self.skipped_cycles_no_lock,
+            "skipped_cycles_db_down": self.skipped_cycles_db_down,
         }
 
 
@@ -98,7 +110,8 @@ class Service:
 
     `engine` is the sync Engine of the minertrace database; the caller owns it (and the
     `Database`) and closes it after `run` returns. `extra_jobs` run first in each pass, in
-    order (the demo's simulator). `progress(now)` is called after each pass.
+    order (the demo's simulator). `progress(now)` is called after each pass. With `metrics`,
+    a `ServiceObserver` feeds them (steps timed, counters synced, health probed).
     """
 
     def __init__(
@@ -115,6 +128,7 @@ class Service:
         progress: Callable[[datetime], None] | None = None,
         block_seconds: float = BLOCK_SECONDS,
         log: logging.Logger | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
         self.chain = chain
@@ -154,8 +168,17 @@ class Service:
         self._task: asyncio.Task[object] | None = None
         self._signals = 0
         self._started = False
+        self._gates: dict[str, FailureGate] = {}
+        self.observer: ServiceObserver | None = None
+        if metrics is not None:
+            self.attach_metrics(metrics)
 
     # ---------------------------------------------------------------- control
+
+    def attach_metrics(self, metrics: Metrics) -> ServiceObserver:
+        """Feed `metrics` from now on (steps timed, counters synced, health probed)."""
+        self.observer = ServiceObserver(metrics, self)
+        return self.observer
 
     @property
     def stopping(self) -> bool:
@@ -249,22 +272,44 @@ class Service:
         await self._guard("flush", lambda: flush(self.ctx))
         await self._guard("reconcile", lambda: reconcile_unsettled(self.ctx))
         await self._guard("verify", lambda: verify_pending(self.ctx))
+        if self.observer is not None:
+            await self._guard("observe", self.observer.after_pass)
 
     async def _run_job(self, job: Job, now: datetime) -> None:
         job.next_due = now + timedelta(seconds=job.interval)
         await self._guard(job.name, lambda: job.action(now))
 
+    def _gate(self, name: str) -> FailureGate:
+        gate = self._gates.get(name)
+        if gate is None:
+            gate = self._gates[name] = FailureGate(f"{name} failing", self.log)
+        return gate
+
     async def _guard(self, name: str, step: Callable[[], Awaitable[object]]) -> object:
-        """Run one step; an exception is logged and counted, never propagated."""
+        """Run one step; an exception is counted and logged through the step's `FailureGate`
+        (one line when a run of failures starts, summaries, one when it ends), never
+        propagated."""
+        observer = self.observer
+        t0 = time.perf_counter()
+        error: BaseException | None = None
+        result: object = None
         try:
-            result = await step()
+            if observer is None:
+                result = await step()
+            else:
+                with observer.job_scope(name):
+                    result = await step()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            error = exc
             self.counters.failures[name] += 1
-            self.log.exception("%s failed; the service goes on", name)
-            return None
-        self.counters.runs[name] += 1
+            self._gate(name).failed(_first_line(exc), exc_info=exc)
+        else:
+            self.counters.runs[name] += 1
+            self._gate(name).ok()
+        if observer is not None:
+            observer.job_done(name, result, error, time.perf_counter() - t0)
         return result
 
     async def _next_wakeup(self, until: datetime | None) -> datetime:
@@ -300,10 +345,13 @@ class Service:
     async def _check_epoch(self) -> None:
         try:
             block = await self.chain.last_epoch_block(self.netuid)
-        except Exception:
+        except Exception as exc:
             self.counters.failures["epoch_check"] += 1
-            self.log.exception("cannot read the last epoch block")
+            self._gate("chain").failed(
+                f"cannot read the last epoch block: {_first_line(exc)}", exc_info=exc
+            )
             return
+        self._gate("chain").ok()
         if block == self._last_epoch_block or block <= 0:
             self._last_epoch_block = block
             return
@@ -341,10 +389,20 @@ class Service:
 
     async def _cycle(self, now: datetime) -> object:
         if not await asyncio.to_thread(self.lock.ensure):
-            self.counters.skipped_cycles_no_lock += 1
-            reason = self.lock.failure or held_message(self.validator_hotkey)
-            self.log.error("weight cycle skipped: %s", reason)
+            # ensure() is also False when the lock could not be re-taken for want of a
+            # database; only a reachable database means another session holds it.
+            if await asyncio.to_thread(self._database_up):
+                self.counters.skipped_cycles_no_lock += 1
+                self.log.error("weight cycle skipped: %s", held_message(self.validator_hotkey))
+                status = "lock_held_elsewhere"
+            else:
+                self.counters.skipped_cycles_db_down += 1
+                self._gate("database").failed("weight cycle skipped: the database is unreachable")
+                status = "db_unreachable"
+            if self.observer is not None:
+                self.observer.cycle_skipped(status)
             return None
+        self._gate("database").ok()
         result = await run_cycle(self.ctx)
         self.last_result = result
         self.counters.cycle_statuses[result.status] += 1
@@ -356,20 +414,27 @@ class Service:
         )
         return result
 
+    def _database_up(self) -> bool:
+        try:
+            ping(self.engine)
+        except Exception:
+            return False
+        return True
+
     async def _stats(self, now: datetime) -> object:
-        refreshed = await asyncio.to_thread(refresh_all, self.engine, now)
         if not self.settings.enable_realtime_updates:
-            # Cycles wrote only their weight_submissions rows; the period job carries the
-            # latest cycle's pipeline values into the current period rows.
+            # Cycles wrote only their weight_submissions rows: the latest cycle's pipeline
+            # values go into today's rows first, and the refresh carries them into the
+            # longer periods' rows with their statistics (one write per row).
             await asyncio.to_thread(
                 fill_pipeline_columns,
                 self.engine,
                 validator_hotkey=self.validator_hotkey,
                 netuid=self.netuid,
                 now=now,
-                periods=current_periods(now),
+                periods=[period_for(PeriodType.DAILY, now)],
             )
-        return refreshed
+        return await asyncio.to_thread(refresh_all, self.engine, now)
 
     async def _retention(self, now: datetime) -> object:
         return await asyncio.to_thread(cleanup, self.engine, now, self.settings.retention_days)

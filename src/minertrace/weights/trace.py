@@ -197,14 +197,20 @@ class CycleTrace:
         always succeeds.
         """
         produced = self.weights_produced
-        miners = self.miners or {}
+        records = self.miners or {}
+        # The per-miner records are most of the document; when every float they hold is
+        # finite they are copied as they are instead of walked value by value.
+        miners = {str(uid): rec.conformance_dict() for uid, rec in records.items()}
+        if self._records_finite():
+            miners = {uid: _copy_record(rec) for uid, rec in miners.items()}
+        else:
+            miners = finite_or_null(miners)
         out: dict[str, Any] = {
             "weights_produced": produced,
             "rank_based_fallback": self.rank_based_fallback,
             "raw_weights": self.raw_weight,
             "after_coldkey_adjustment": self.after_coldkey,
             "final_weights": self.final,
-            "miners": {str(uid): rec.conformance_dict() for uid, rec in miners.items()},
             "submitted_weights": self.submitted,
             "submitted_uids": self.submitted_uids if produced else [],
             "no_weights_reason": self.no_weights_reason,
@@ -221,7 +227,34 @@ class CycleTrace:
             "config": self.config.to_dict(),
         }
         safe: dict[str, Any] = finite_or_null(out)
+        safe["miners"] = miners
         return safe
+
+    def _records_finite(self) -> bool:
+        """Whether every float of the per-miner records is finite (see `build_records`)."""
+        has = self.has_record
+        vectors = [self.raw_weight, self.excellence, self.diversity, self.multi_task_bonus]
+        vectors += [v for v in (self.final, self.submitted) if v is not None]
+        vectors += [stage.contribution for stage in self.tasks.values()]
+        if not all(bool(np.isfinite(v[has]).all()) for v in vectors):
+            return False
+        return all(
+            bool(np.isfinite(stage.score[has & stage.present]).all())
+            and bool(np.isfinite(stage.rank[has & stage.present]).all())
+            for stage in self.tasks.values()
+        )
+
+
+def _copy_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a conformance record that shares no container with the cached record."""
+    details = record["pathway_details"]
+    copied = {
+        **details,
+        "percentile_ranks": dict(details["percentile_ranks"]),
+        "excellence_qualified_tasks": list(details["excellence_qualified_tasks"]),
+        "diversity_contributions": dict(details["diversity_contributions"]),
+    }
+    return {**record, "pathway_details": copied}
 
 
 def _num(x: float | None) -> float | None:

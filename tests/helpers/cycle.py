@@ -50,7 +50,7 @@ def make_settings(**overrides: Any) -> Settings:
         "submission_max_attempts": 3,
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def make_context(engine: Engine, chain: LocalChain, **overrides: Any) -> CycleContext:

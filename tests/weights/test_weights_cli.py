@@ -11,8 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from minertrace.cli import app
-
-from .conftest import CONFORMANCE_DIR, NOW
+from tests.helpers.weights import CONFORMANCE_DIR, NOW
 
 
 def _tables(output: str) -> dict[str, list[list[str]]]:

@@ -27,70 +27,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from bittensor import Balance, ExtrinsicResult
 from bittensor._generated.errors import ERRORS
 from bittensor.result import chain_error_from_dispatch
 
-U16_MAX = 65535
+from tests.helpers.fake_subnet import U16_MAX, FakeSubnet
+from tests.helpers.substrate_unmodelled import UnmodelledSubstrateCalls
+
 _MODULE = "SubtensorModule"
 # (pallet index, error index) of every SubtensorModule error, by name, from the SDK's
 # generated catalogue, so a failure is encoded exactly as the runtime would encode it.
 _ERROR_INDEX = {info.name: key for key, info in ERRORS.items() if info.pallet == _MODULE}
 
 
-@dataclass
-class FakeNeuron:
-    """One UID of the fake subnet, in the chain's raw units."""
-
-    hotkey: str
-    coldkey: str
-    stake_rao: int = 0
-    validator_permit: bool = False
-    active: bool = True
-    block_at_registration: int = 0
-    incentive: int = 0
-    consensus: int = 0
-    trust: int = 0
-    validator_trust: int = 0
-    dividends: int = 0
-    emission_rao: int = 0
-    axon_ip: int = 0
-    axon_port: int = 0
-    axon_ip_type: int = 4
-
-
-@dataclass
-class FakeSubnet:
-    """A subnet's hyperparameters, neurons and weight state."""
-
-    netuid: int
-    neurons: list[FakeNeuron] = field(default_factory=list)
-    tempo: int = 360
-    weights_rate_limit: int = 100
-    max_weights_limit: int = U16_MAX
-    min_allowed_weights: int = 1
-    weights_version_key: int = 0
-    commit_reveal: bool = False
-    reveal_period_epochs: int = 1
-    activity_cutoff: int = 5000
-    last_epoch_block: int = 0
-    epoch_index: int = 0
-    last_update: list[int] = field(default_factory=list)
-    weights: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
-    # epoch index at commit -> [(hotkey, commit_block, ciphertext, reveal_round)]
-    commits: dict[int, list[tuple[str, int, bytes, int]]] = field(default_factory=dict)
-
-    def uid_of(self, hotkey: str) -> int | None:
-        for uid, neuron in enumerate(self.neurons):
-            if neuron.hotkey == hotkey:
-                return uid
-        return None
-
-
-class FakeSubstrate:
+class FakeSubstrate(UnmodelledSubstrateCalls):
     """In-memory implementation of `bittensor.Substrate` backed by `FakeSubnet`s."""
 
     def __init__(self, start_block: int = 1000, block_time_ms: int = 12000) -> None:
