@@ -81,6 +81,7 @@ def test_an_invalid_environment_setting_is_an_input_error() -> None:
         ["stats", "refresh"],
         ["stats", "cleanup"],
         ["explain", "1"],
+        ["status"],
         ["run", "--hours", "0"],
         ["demo", "--days", "0.01"],
     ],

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 
 from minertrace.chain import golden
 from minertrace.weights import CycleInputError, CycleInputs
-
-from .json_fuzz import (
+from tests.helpers.json_fuzz import (
     WEIGHT_SEEDS,
     YUMA_SEEDS,
     assert_clean,

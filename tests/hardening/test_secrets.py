@@ -136,7 +136,12 @@ def _invoke(runner: CliRunner, caplog: pytest.LogCaptureFixture, args: list[str]
     return f"{result.output}\n{logs}"
 
 
-COMMANDS: tuple[tuple[str, ...], ...] = (("db", "status"), ("db", "upgrade"), ("db", "current"))
+COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("db", "status"),
+    ("db", "upgrade"),
+    ("db", "current"),
+    ("status",),
+)
 
 
 @settings(

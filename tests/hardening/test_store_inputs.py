@@ -82,7 +82,9 @@ def test_one_bad_neuron_does_not_fail_the_sync(
         report = apply_metagraph(engine, neurons, now=NOW)
     assert report.n_neurons == 5
     with engine.connect() as conn:
-        rows = dict(conn.execute(text("SELECT uid, hotkey FROM node_table")).all())
+        rows: dict[int, str | None] = dict(
+            conn.execute(text("SELECT uid, hotkey FROM node_table")).all()
+        )
     assert rows == {0: "hk0", 1: None, 2: None, 3: "hk3", 4: "hk4"}
     warned = " ".join(r.getMessage() for r in caplog.records)
     assert "uid 1 has unstorable hotkey" in warned and "left out" in warned

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, text
-from test_cycle_support import make_chain, make_context, seed_scores, submissions
 
 from minertrace.validator.cycle import run_cycle
 from minertrace.validator.reconcile import reconcile_unsettled
 from minertrace.vocabulary import SubmissionStatus
+from tests.helpers.cycle import make_chain, make_context, seed_scores, submissions
 
 
 @contextmanager

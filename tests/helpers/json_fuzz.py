@@ -1,4 +1,4 @@
-"""Helpers for the JSON-command tests: seeds, mutations, and running a command in-process."""
+"""Helpers of the JSON-command tests (tests/hardening): seeds, mutations, in-process runs."""
 
 from __future__ import annotations
 
