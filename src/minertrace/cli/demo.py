@@ -46,10 +46,14 @@ def demo(
     from minertrace.validator.lock import LockHeldError
 
     settings = cli_settings(database_url=database_url, data_dir=data_dir)
+    quiet = ExitStack()
     if settings.log_level == "INFO":
-        # The progress bar is the demo's output; the service's INFO lines would scroll it away.
-        logging.getLogger("minertrace").setLevel(logging.WARNING)
-    with opened_database_for(settings, demo=True) as db, ExitStack() as held:
+        # The progress bar is the demo's output; the service's INFO lines would scroll it
+        # away. The level is given back at the end (the process may run other commands).
+        package_logger = logging.getLogger("minertrace")
+        quiet.callback(package_logger.setLevel, package_logger.level)
+        package_logger.setLevel(logging.WARNING)
+    with quiet, opened_database_for(settings, demo=True) as db, ExitStack() as held:
         try:
             held.enter_context(demo_lock(db))
         except LockHeldError as exc:
