@@ -32,6 +32,8 @@ bench: install
 	$(BIN)/python bench/weights.py
 	$(BIN)/python bench/chain.py
 	$(BIN)/python bench/cycle.py --with-stats
+	$(BIN)/python bench/recorder.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

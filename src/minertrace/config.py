@@ -18,7 +18,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minertrace.db.urls import InvalidDatabaseURLError, parse_url, redact_url
-from minertrace.flags import FLAGS
+from minertrace.flags import FLAGS, WEIGHT_RULES
 from minertrace.vocabulary import MAX_RETENTION_DAYS
 
 ENV_PREFIX = "MINERTRACE_"
@@ -104,6 +104,25 @@ class Settings(BaseSettings):
     trace_queue_size: int = Field(default=64, gt=0, description="Traces waiting to be written.")
     weights_version_key: int = Field(default=0, ge=0, description="version_key of set_weights.")
     log_level: str = Field(default="INFO", description="Logging level.")
+    weight_rules: str = Field(
+        default="gaia", description="Weight rules: gaia (the default) or template (docs/rules.md)."
+    )
+    shadow: bool = Field(
+        default=False,
+        description="Shadow mode: trace every cycle, submit nothing, compare with the weights "
+        "the validator's hotkey sets (docs/shadow.md).",
+    )
+    shadow_watch_seconds: float = Field(
+        default=60.0, gt=0, description="Shadow mode: seconds between reads of the chain."
+    )
+
+    @field_validator("weight_rules")
+    @classmethod
+    def _check_rules(cls, value: str) -> str:
+        name = value.strip().lower()
+        if name not in WEIGHT_RULES:
+            raise ValueError(f"must be one of {', '.join(WEIGHT_RULES)}")
+        return name
 
     @field_validator("database_url")
     @classmethod

@@ -6,6 +6,8 @@ settings machinery (pydantic, SQLAlchemy), which keeps help fast.
 
 from __future__ import annotations
 
+from enum import Enum
+
 # Bittensor-style flag -> settings field.
 FLAGS: dict[str, str] = {
     "--netuid": "netuid",
@@ -18,4 +20,14 @@ FLAGS: dict[str, str] = {
     "--data-dir": "data_dir",
 }
 
-__all__ = ["FLAGS"]
+
+class RulesName(str, Enum):
+    """The names of `minertrace.weights.rules.RULES`: the values of `weight_rules`."""
+
+    GAIA = "gaia"
+    TEMPLATE = "template"
+
+
+WEIGHT_RULES: tuple[str, ...] = tuple(r.value for r in RulesName)
+
+__all__ = ["FLAGS", "WEIGHT_RULES", "RulesName"]

@@ -22,6 +22,9 @@ class SubmissionStatus(str, Enum):
     FAILED = "failed"
     ORPHANED = "orphaned"
     SKIPPED = "skipped"
+    OBSERVED = "observed"
+    """Shadow mode: not submitted by minertrace; the validator's own weights were seen on chain
+    and compared with this trace (`verification`)."""
 
     def __str__(self) -> str:
         return self.value
@@ -83,6 +86,7 @@ ON_CHAIN_STATUSES: frozenset[SubmissionStatus] = frozenset(
         SubmissionStatus.COMMITTED,
         SubmissionStatus.VERIFIED,
         SubmissionStatus.MISMATCH,
+        SubmissionStatus.OBSERVED,
     }
 )
 

@@ -33,6 +33,7 @@ def test_db_commands(db_url: str) -> None:
     assert code == 0, out
     assert f"revision: {head} (head)" in out
     assert "miner_performance_stats" in out
+    assert "Gaia: no Gaia alembic_version in this database" in out
 
     code, out = _run("downgrade", "0001", "--database-url", db_url)
     assert code == 0, out

@@ -39,7 +39,8 @@ def test_0004_drops_the_indexes_writes_change_and_comes_back(engine: Engine) -> 
     assert not indexes & DROPPED and "ix_mps_period_latest" in indexes
     assert options == ["fillfactor=50"] and storage == "e"
 
-    migrate.downgrade(engine, "-1")  # undo 0004 only, whatever precedes it
+    # Undo 0004 (and whatever follows it), whatever precedes it.
+    migrate.downgrade(engine, str(migrate.script_directory().get_revision("0004").down_revision))
     indexes, options, storage = layout(engine)
     assert indexes >= DROPPED and options is None and storage == "x"
     assert migrate.check(engine)  # not at head any more

@@ -34,6 +34,9 @@ EXPECTED_DEFAULTS = {
     "trace_queue_size": 64,
     "weights_version_key": 0,
     "log_level": "INFO",
+    "weight_rules": "gaia",
+    "shadow": False,
+    "shadow_watch_seconds": 60.0,
 }
 
 
@@ -62,7 +65,11 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setenv("MINERTRACE_SUBTENSOR_NETWORK", "Finney")
     monkeypatch.setenv("MINERTRACE_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:pw@h/db")
+    monkeypatch.setenv("MINERTRACE_WEIGHT_RULES", " Template")
+    monkeypatch.setenv("MINERTRACE_SHADOW", "true")
     settings = load_settings()
+    assert settings.weight_rules == "template"
+    assert settings.shadow is True
     assert settings.retention_days == 7
     assert settings.enable_detailed_pathways is False
     assert settings.performance_impact_threshold == 0.25
@@ -147,6 +154,8 @@ def test_parse_flags_errors() -> None:
         ("MINERTRACE_SUBTENSOR_NETWORK", "moon", "subtensor_network"),
         ("MINERTRACE_SUBTENSOR_CHAIN_ENDPOINT", "http://x", "subtensor_chain_endpoint"),
         ("MINERTRACE_LOG_LEVEL", "LOUD", "log_level"),
+        ("MINERTRACE_WEIGHT_RULES", "yuma", "weight_rules"),
+        ("MINERTRACE_SHADOW_WATCH_SECONDS", "0", "shadow_watch_seconds"),
         ("DATABASE_URL", "sqlite:///x.db", "database_url"),
     ],
 )

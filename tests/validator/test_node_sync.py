@@ -6,7 +6,7 @@ import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -113,6 +113,32 @@ def assert_node_matches(row: dict[str, object], n: NeuronInfo) -> None:
 # ------------------------------------------------------------------ metagraph -> node_table
 
 
+async def test_unchanged_sync_writes_no_node_row_but_records_its_time(engine: Engine) -> None:
+    chain = make_chain()
+    first = chain.clock.now()
+    await sync_nodes(engine, chain, NET, now=first)
+    later = first + timedelta(minutes=5)
+    report = await sync_nodes(engine, chain, NET, now=later)
+    assert report.inserted_uids == [] and report.updated_uids == []
+    stamps = {u: r["last_updated"] for u, r in node_rows(engine).items()}
+    top = max(stamps)
+    assert stamps[top] == later
+    assert all(stamps[u] == first for u in stamps if u != top)
+    with engine.connect() as conn:
+        synced = conn.execute(text("SELECT max(last_updated) FROM node_table")).scalar()
+    assert synced == later
+
+    # A row changed behind the sync's back (another process, a restore) is written again.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE node_table SET stake = -1, ip = 'x' WHERE uid = 2"))
+    report = await sync_nodes(engine, chain, NET, now=later + timedelta(minutes=5))
+    assert report.updated_uids == [2]
+    neurons = await chain.neurons(NET)
+    rows = node_rows(engine)
+    for n in neurons:
+        assert_node_matches(rows[n.uid], n)
+
+
 async def test_sync_inserts_then_updates_in_one_statement(engine: Engine) -> None:
     chain = make_chain()
     chain.serve_axon("m0", "10.1.2.3", 8091)
@@ -120,7 +146,7 @@ async def test_sync_inserts_then_updates_in_one_statement(engine: Engine) -> Non
     now = chain.clock.now()
     with statements(engine) as seen:
         report = await sync_nodes(engine, chain, NET, now=now)
-    assert sum(s.startswith("INSERT INTO node_table") for s in seen) == 1
+    assert sum("INSERT INTO node_table" in s for s in seen) == 1
     assert report.inserted_uids == list(range(chain.n)) and report.updated_uids == []
     neurons = await chain.neurons(NET)
     rows = node_rows(engine)
@@ -135,11 +161,16 @@ async def test_sync_inserts_then_updates_in_one_statement(engine: Engine) -> Non
         assert receipt.ok
     chain.advance(TEMPO)
     new_uids = chain.register_many(["late0", "late1"], ["cl0", "cl1"])
+    before = {n.uid: n for n in neurons}
+    after = await chain.neurons(NET)
+    differ = [n.uid for n in after if n.uid in before and n != before[n.uid]]
+    assert differ and len(differ) < len(before)
     with statements(engine) as seen:
         report = await sync_nodes(engine, chain, NET, now=chain.clock.now())
-    assert sum(s.startswith("INSERT INTO node_table") for s in seen) == 1
+    assert sum("INSERT INTO node_table" in s for s in seen) == 1
     assert report.inserted_uids == new_uids
-    assert report.updated_uids == list(range(new_uids[0]))
+    # Only the rows whose chain values changed are rewritten.
+    assert report.updated_uids == differ
     assert report.replacements == []
     neurons = await chain.neurons(NET)
     assert any(n.incentive > 0 for n in neurons)

@@ -123,7 +123,7 @@ def check(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None
 @app.command()
 def status(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None) -> None:
     """Server, URL (password redacted), revision and table row counts."""
-    from minertrace.db import migrate
+    from minertrace.db import gaia, migrate
     from minertrace.store import table_row_counts
 
     with _database(database_url, data_dir) as db:
@@ -131,6 +131,7 @@ def status(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = Non
         rev = migrate.current(db.engine)
         with db.engine.connect() as conn:
             counts = table_row_counts(conn, STATUS_TABLES)
+            gaia_lines = gaia.status(conn).lines()
         say(f"server:   {db.describe_server()}")
         say(f"version:  {version.split(' on ')[0]}")
         say(f"url:      {db.display_url}")
@@ -140,3 +141,5 @@ def status(database_url: DatabaseUrlOption = None, data_dir: DataDirOption = Non
         for name, count in counts.items():
             table.add_row(escape(name), str(count))
         console.print(table)
+        for line in gaia_lines:
+            say(line)

@@ -22,6 +22,7 @@ from minertrace.cli._support import (
     say,
 )
 from minertrace.cli.errors import EXIT_LOCK_HELD
+from minertrace.flags import RulesName
 
 if TYPE_CHECKING:
     from minertrace.validator.demo import DemoResult
@@ -34,6 +35,13 @@ def demo(
         int, typer.Option("--validators", min=0, max=64, help="Peer validators.")
     ] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Simulation seed.")] = 0,
+    rules: Annotated[
+        RulesName,
+        typer.Option(
+            "--rules",
+            help="Weight rules (docs/rules.md).",
+        ),
+    ] = RulesName.GAIA,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -45,7 +53,7 @@ def demo(
     from minertrace.validator.demo import DEMO_SCHEMA, demo_lock, reset_demo_schema, run_demo
     from minertrace.validator.lock import LockHeldError
 
-    settings = cli_settings(database_url=database_url, data_dir=data_dir)
+    settings = cli_settings(database_url=database_url, data_dir=data_dir, weight_rules=rules.value)
     quiet = ExitStack()
     if settings.log_level == "INFO":
         # The progress bar is the demo's output; the service's INFO lines would scroll it
@@ -61,7 +69,8 @@ def demo(
         reset_demo_schema(db)
         say(
             f"demo: {days:g} simulated days, {miners} miners, {validators} peer validators, "
-            f"seed {seed}; data in schema {DEMO_SCHEMA} of {db.describe_server()}"
+            f"seed {seed}, {settings.weight_rules} rules; data in schema {DEMO_SCHEMA} of "
+            f"{db.describe_server()}"
         )
         with Progress(
             TextColumn("[bold]simulating[/bold]"),
@@ -142,6 +151,9 @@ def print_demo(result: DemoResult) -> None:
             f"A miner of an 11-hotkey coldkey farm gets nothing: "
             f"[bold]minertrace explain {result.zero_example} --demo[/bold]"
         )
+    console.print(
+        "Open the dashboard: [bold]minertrace serve --demo[/bold], then http://127.0.0.1:8057/"
+    )
 
 
 def register(app: typer.Typer) -> None:

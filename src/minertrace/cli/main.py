@@ -10,7 +10,9 @@ import typer
 
 from minertrace.cli import demo as demo_command
 from minertrace.cli import explain as explain_command
+from minertrace.cli import replay as replay_command
 from minertrace.cli import run as run_command
+from minertrace.cli import serve as serve_command
 from minertrace.cli import status as status_command
 from minertrace.cli.chain import app as chain_app
 from minertrace.cli.db import app as db_app
@@ -33,6 +35,8 @@ run_command.register(app)
 demo_command.register(app)
 explain_command.register(app)
 status_command.register(app)
+serve_command.register(app)
+replay_command.register(app)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import typer
 
 from minertrace.cli._support import cli_settings, console, err, fail, opened_database, say
 from minertrace.cli.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCK_HELD, EXIT_RUNTIME
-from minertrace.flags import FLAGS
+from minertrace.flags import FLAGS, RulesName
 
 if TYPE_CHECKING:
     from minertrace.observe import MetricsServer
@@ -58,6 +58,22 @@ def run(
         int, typer.Option("--validators", min=0, help="LocalChain only: peer validators.")
     ] = 4,
     seed: Annotated[int, typer.Option("--seed", help="LocalChain only: simulation seed.")] = 0,
+    shadow: Annotated[
+        bool,
+        typer.Option(
+            "--shadow",
+            help="Shadow mode: trace every cycle, submit nothing, and compare with the weights "
+            "the validator's hotkey sets itself (docs/shadow.md).",
+        ),
+    ] = False,
+    rules: Annotated[
+        Optional[RulesName],  # noqa: UP045
+        typer.Option(
+            "--rules",
+            help="Weight rules (default: the weight_rules setting, gaia; docs/rules.md).",
+            show_default=False,
+        ),
+    ] = None,
     metrics_port: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(
@@ -93,7 +109,10 @@ def run(
     from minertrace.validator.build import BuildError, LocalOptions, build_service
     from minertrace.validator.lock import LockHeldError
 
-    settings = cli_settings(list(ctx.args))
+    overrides: dict[str, object] = {"shadow": True} if shadow else {}
+    if rules is not None:
+        overrides["weight_rules"] = rules.value
+    settings = cli_settings(list(ctx.args), **overrides)
     configure_logging(settings.log_level, log_format.value)
     local = LocalOptions(
         chain_state=chain_state, speed=speed, miners=miners, validators=validators, seed=seed
@@ -107,7 +126,9 @@ def run(
                 raise fail(str(exc), EXIT_INPUT if exc.input_error else EXIT_RUNTIME) from None
             say(
                 f"minertrace service for hotkey {built.validator_hotkey} on subnet "
-                f"{built.netuid} ({built.chain_label}), database {db.describe_server()}; "
+                f"{built.netuid} ({built.chain_label}), database {db.describe_server()}, "
+                f"{settings.weight_rules} rules"
+                f"{'; shadow mode: nothing is submitted' if settings.shadow else ''}; "
                 "Ctrl-C stops it."
             )
             server = _metrics_server(built, metrics_port, metrics_host)

@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
+from minertrace.db import gaia
 from minertrace.db.embedded import EmbeddedServer
 from minertrace.db.urls import protect_logs, redact_url, scrub, sync_url
 
@@ -42,6 +43,10 @@ class Database:
         self.engine: Engine = create_engine(
             self._url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_pre_ping=True
         )
+        # In an adopted Gaia database minertrace's tables live in their own schema; a URL that
+        # sets its own search_path (the demo's) keeps it as given.
+        if "options" not in self._url.query:
+            gaia.use_search_path(self.engine)
         self._closed = False
 
     @classmethod

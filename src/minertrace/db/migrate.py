@@ -24,12 +24,28 @@ from sqlalchemy import Connection, Engine, Table, create_engine, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
-from minertrace.db import tables
+from minertrace.db import gaia, tables
+from minertrace.db.migrations.names import SCHEMA, VERSION_TABLE
 from minertrace.db.urls import redact_url, scrub, sync_url
 
 logger = logging.getLogger(__name__)
 
-VERSION_TABLE = "minertrace_alembic_version"
+__all__ = [
+    "LEGACY_REVISION",
+    "SCRIPT_LOCATION",
+    "VERSION_TABLE",
+    "MigrationError",
+    "MigrationReport",
+    "UnrecognisedLayoutError",
+    "check",
+    "current",
+    "describe_difference",
+    "downgrade",
+    "head_revision",
+    "layout_differences",
+    "script_directory",
+    "upgrade",
+]
 LEGACY_REVISION = "0001"
 SCRIPT_LOCATION = "minertrace.db:migrations"
 _LOCK_KEY = 0x6D696E6572  # arbitrary constant: serialises concurrent migrations of one database
@@ -107,15 +123,18 @@ def _transaction(target: Target) -> Iterator[Connection]:
     """One connection in one transaction (PostgreSQL DDL is transactional)."""
     if isinstance(target, Connection):
         if target.in_transaction():
+            gaia.set_local_search_path(target)
             yield target
         else:
             with target.begin():
+                gaia.set_local_search_path(target)
                 yield target
         return
     owned = not isinstance(target, Engine)
     engine = target if isinstance(target, Engine) else create_engine(sync_url(target))
     try:
         with engine.connect() as conn, conn.begin():
+            gaia.set_local_search_path(conn)
             yield conn
     except MigrationError:
         raise
@@ -234,6 +253,41 @@ def _adopt(conn: Connection) -> str | None:
     raise UnrecognisedLayoutError(legacy_diffs)
 
 
+def _gaia_mode(conn: Connection) -> bool:
+    """Whether minertrace's tables live in their own schema here (an adopted Gaia database)."""
+    return bool(conn.execute(text("SELECT current_schema() = :s"), {"s": SCHEMA}).scalar())
+
+
+def _adopt_gaia(conn: Connection, report: MigrationReport) -> bool:
+    """Adopt a Gaia validator database into schema minertrace; False when it is not one."""
+    from minertrace.db.migrations import gaia_adopt
+
+    revision = gaia.gaia_revision(conn)
+    try:
+        layout = gaia.detect_score_layout(conn).layout
+    except ValueError as exc:
+        raise MigrationError(
+            f"refusing to adopt this database: {exc}; nothing was changed"
+        ) from None
+    kind, _ = gaia_adopt.mps_kind(conn)
+    looks_gaia = layout is gaia.ScoreLayout.COLUMNS or kind in ("enhanced_text", "enhanced_integer")
+    if not gaia.is_known(revision) and not looks_gaia:
+        return False
+    if layout is gaia.ScoreLayout.MISSING:
+        raise MigrationError("refusing to adopt this Gaia database: it has no score_table")
+    try:
+        kind = gaia_adopt.check_layout(conn, revision, layout.value)
+    except gaia_adopt.GaiaLayoutError as exc:
+        raise MigrationError(str(exc)) from None
+    report.quarantined = gaia_adopt.adopt(conn, revision, kind)
+    report.converted_rows = int(
+        conn.exec_driver_sql(f"SELECT count(*) FROM {SCHEMA}.miner_performance_stats").scalar() or 0
+    )
+    command.stamp(_config(conn), "head")
+    report.adopted = f"Gaia {revision or 'unversioned'} (minertrace's tables in schema {SCHEMA})"
+    return True
+
+
 def upgrade(target: Target, revision: str = "head") -> MigrationReport:
     """Upgrade to `revision` ("head", an id, or relative "+1"), adopting a legacy database.
 
@@ -243,7 +297,7 @@ def upgrade(target: Target, revision: str = "head") -> MigrationReport:
     with _transaction(target) as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         report = MigrationReport(from_revision=_current(conn))
-        if report.from_revision is None:
+        if report.from_revision is None and not _adopt_gaia(conn, report):
             report.adopted = _adopt(conn)
             if report.adopted:
                 logger.info("adopting a database with the %s layout", report.adopted)
@@ -264,11 +318,30 @@ def downgrade(target: Target, revision: str) -> MigrationReport:
         report = MigrationReport(from_revision=_current(conn))
         if report.from_revision is None:
             raise MigrationError("the database has no minertrace revision to downgrade from")
+        if _gaia_mode(conn):
+            _detach(conn, report, revision)
+            return report
         command.downgrade(_config(conn, report=report), revision)
         report.to_revision = _current(conn)
     for line in report.lines():
         logger.info("%s", line)
     return report
+
+
+def _detach(conn: Connection, report: MigrationReport, revision: str) -> None:
+    """Downgrading an adopted Gaia database: any revision below head removes schema minertrace
+    (Gaia's tables were never changed, so the database is as it was before the adoption)."""
+    from minertrace.db.migrations import gaia_adopt
+
+    if revision == report.from_revision or revision == "head":
+        report.to_revision = report.from_revision
+        return
+    try:
+        gaia_adopt.detach(conn)
+    except RuntimeError as exc:
+        raise MigrationError(str(exc)) from None
+    report.to_revision = None
+    logger.info("removed schema %s; Gaia's tables are as they were", SCHEMA)
 
 
 def _include_object(
@@ -278,6 +351,15 @@ def _include_object(
     return not (
         reflected and compare_to is None and type_ in ("table", "index", "unique_constraint")
     )
+
+
+def _gaia_include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    table = getattr(obj, "table", obj)
+    if getattr(table, "name", None) == tables.score_table.name:
+        return False
+    return _include_object(obj, name, type_, reflected, compare_to)
 
 
 def check(target: Target) -> list[str]:
@@ -293,6 +375,13 @@ def check(target: Target) -> list[str]:
         head = head_revision()
         if rev != head:
             diffs.append(f"database revision is {rev or 'none'}, head is {head}")
+        if _gaia_mode(conn):
+            # Gaia's score_table is read where Gaia keeps it, in either of its layouts.
+            include = _gaia_include_object
+            try:
+                gaia.detect_score_layout(conn)
+            except ValueError as exc:
+                diffs.append(str(exc))
         ctx = MigrationContext.configure(
             conn,
             opts={

@@ -340,6 +340,12 @@ weight_submissions = Table(
         comment="Block of the first epoch that ran with these weights in force.",
     ),
     Column("trace_overhead_s", Double, comment="Trace-and-persist time of the cycle (s)."),
+    Column(
+        "inputs",
+        JSONB,
+        comment="Replay inputs: node snapshot, active validator UIDs, max_weight_limit, "
+        "min_allowed_weights, now, n_uids; NULL before revision 0003.",
+    ),
     CheckConstraint(f"status IN {_sql_list(SUBMISSION_STATUSES)}", name="status"),
     Index("ix_ws_validator_computed", "validator_hotkey", text("computed_at DESC")),
     Index("ix_ws_status", "status"),

@@ -14,6 +14,7 @@ from minertrace.store.explain import CycleRow, NodeRow, StatsRow
 from minertrace.vocabulary import Pathway, SubmissionStatus, Task
 from minertrace.weights.config import WeightConfig
 from minertrace.weights.pathways import PATHWAY_LABELS
+from minertrace.weights.rules import rules_name
 
 _CODE_OF_PATHWAY = {Pathway(label): code for code, label in PATHWAY_LABELS.items()}
 
@@ -123,6 +124,7 @@ def cycle_info(row: CycleRow) -> CycleInfo:
         p85={t: number(scalars.get(f"p85_{t.value}")) for t in Task},
         valid_count={t: integer(scalars.get(f"valid_count_{t.value}")) for t in Task},
         config=parse_config(row.config),
+        rules=rules_name(scalars),
     )
 
 

@@ -31,6 +31,7 @@ from minertrace.store.explain import (
     read_stats,
 )
 from minertrace.weights.jsonsafe import finite_or_null
+from minertrace.weights.rules import DEFAULT_RULES
 
 __all__ = ["Explanation", "assemble", "explain", "summary"]
 
@@ -137,7 +138,12 @@ def assemble(facts: Facts) -> Explanation:
         verdict = judge_without_cycle(facts.uid, registered)
     else:
         registered, verdict, cycle = s.registered, judge(s), s.cycle
-        stage_list, weight, u16, details = stages(s.values), s.weight, s.u16, s.details_stored
+        stage_list, weight, u16, details = (
+            stages(s.values, s.cycle.rules),
+            s.weight,
+            s.u16,
+            s.details_stored,
+        )
     exp = Explanation(
         uid=facts.uid,
         hotkey=node.hotkey if node is not None else None,
@@ -167,9 +173,12 @@ def summary(exp: Explanation) -> str:
     if exp.zero:
         first = exp.reasons[0].message if exp.reasons else "its weight is 0"
         return f"{head}: weight 0 because {first}."
-    pathway = exp.stage("pathway") or "?"
     w = exp.weight if exp.weight is not None else float("nan")
-    text = f"{head}: weight {w:.6f} (u16 {exp.u16}) via the {pathway} pathway"
+    text = f"{head}: weight {w:.6f} (u16 {exp.u16})"
+    if c.rules == DEFAULT_RULES:
+        text += f" via the {exp.stage('pathway') or '?'} pathway"
+    else:
+        text += f" under the {c.rules} rules"
     inc = exp.chain.incentive
     if inc is not None:
         text += f"; the chain gave it incentive {inc:.6f}"

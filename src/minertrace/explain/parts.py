@@ -77,6 +77,8 @@ class CycleInfo:
     config: WeightConfig
     """The cycle's stored configuration (the defaults when none or an unreadable one is
     stored); every number in the reasons' text comes from it."""
+    rules: str = "gaia"
+    """The weight rules that produced the cycle (`minertrace.weights.rules`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (datetimes as ISO 8601 text)."""
@@ -107,6 +109,7 @@ class CycleInfo:
             "p85": {t.value: v for t, v in self.p85.items()},
             "valid_count": {t.value: v for t, v in self.valid_count.items()},
             "config": self.config.to_dict(),
+            "rules": self.rules,
         }
 
 

@@ -17,6 +17,7 @@ from minertrace.explain.parts import CycleInfo, Reason
 from minertrace.explain.stages import StageValues, integer, number
 from minertrace.explain.wording import NO_WEIGHTS_REASONS, named, no_task_message, ordinal
 from minertrace.vocabulary import ON_CHAIN_STATUSES, SubmissionStatus, Task
+from minertrace.weights.rules import DEFAULT_RULES
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,12 @@ def present_tasks(values: StageValues) -> tuple[Task, ...]:
 def has_no_task(s: Subject) -> bool:
     """True when the UID was in the cycle with stage vectors stored but had no task present
     (the one rule that wants the UID's last score entry)."""
-    return s.uid < s.cycle.n_uids and s.details_stored and not present_tasks(s.values)
+    return (
+        s.cycle.rules == DEFAULT_RULES
+        and s.uid < s.cycle.n_uids
+        and s.details_stored
+        and not present_tasks(s.values)
+    )
 
 
 def no_present_task(s: Subject) -> Finding | None:
@@ -274,6 +280,18 @@ def submission(s: Subject) -> Finding | None:
                 ),
                 False,
             )
+    if status is SubmissionStatus.OBSERVED:
+        v = c.verification
+        if v is not None and v.match is False and s.uid in v.differing_uids:
+            return Finding(
+                Reason(
+                    "observed_mismatch",
+                    f"shadow mode: the weight the validator set on chain for this UID (block "
+                    f"{c.block_number}) differs from what cycle {c.id} computed",
+                ),
+                False,
+            )
+        return None
     if status is SubmissionStatus.COMMITTED:
         return Finding(
             Reason(
@@ -315,6 +333,15 @@ RULES: tuple[Callable[[Subject], Finding | None], ...] = (
 )
 """The rules, most fundamental first."""
 
+GENERIC_RULES: tuple[Callable[[Subject], Finding | None], ...] = (
+    registration,
+    not_in_cycle,
+    no_weights_produced,
+    submission,
+)
+"""The rules that hold whatever weight rules produced the cycle (the others read Gaia's
+stages)."""
+
 
 def is_zero(s: Subject) -> bool:
     """True unless a positive u16 weight reached the chain."""
@@ -323,7 +350,8 @@ def is_zero(s: Subject) -> bool:
 
 def judge(s: Subject) -> Verdict:
     """Run every rule: the reasons for a zero weight, or the notes on a non-zero one."""
-    findings = [f for f in (rule(s) for rule in RULES) if f is not None]
+    rules = RULES if s.cycle.rules == DEFAULT_RULES else GENERIC_RULES
+    findings = [f for f in (rule(s) for rule in rules) if f is not None]
     fatal = tuple(f.reason for f in findings if f.fatal)
     notes = tuple(f.reason for f in findings if not f.fatal)
     if not is_zero(s):

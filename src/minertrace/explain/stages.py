@@ -9,6 +9,7 @@ from minertrace.explain.parts import Stage, StageValue
 from minertrace.explain.wording import TASK_LABELS
 from minertrace.vocabulary import Task
 from minertrace.weights.pathways import PATHWAY_LABELS
+from minertrace.weights.rules import DEFAULT_RULES, RULES, stage_specs
 
 StageValues = Mapping[str, StageValue]
 
@@ -45,16 +46,31 @@ STAGE_ORDER: tuple[tuple[str, str], ...] = (
 )
 
 
-def stages(values: StageValues) -> tuple[Stage, ...]:
-    """The stages present in `values`, in the order of the path, with readable values."""
+_LAST = ("final", "submitted", "u16")
+
+
+def _order(rules: str, values: StageValues) -> tuple[tuple[str, str], ...]:
+    if rules == DEFAULT_RULES:
+        return STAGE_ORDER
+    if rules in RULES:
+        return tuple((spec.name, spec.label) for spec in stage_specs(rules))
+    # A validator's own rules (recorded): its stages by name, then what it set.
+    own = sorted(name for name in values if name not in _LAST)
+    return tuple((name, name.replace("_", " ")) for name in (*own, *_LAST))
+
+
+def stages(values: StageValues, rules: str = DEFAULT_RULES) -> tuple[Stage, ...]:
+    """The stages present in `values`, in the order of the path of the cycle's `rules`, with
+    readable values."""
+    flags = {s.name for s in stage_specs(rules) if s.kind == "flag"} if rules in RULES else set()
     out = []
-    for name, label in STAGE_ORDER:
+    for name, label in _order(rules, values):
         if name not in values:
             continue
         value = values[name]
         if name == "pathway" and value is not None:
             value = PATHWAY_LABELS.get(int(value), "no record")
-        elif name.startswith(("present_", "qualified_")) and value is not None:
+        elif name in flags and value is not None:
             value = bool(value)
         out.append(Stage(name, label, value))
     return tuple(out)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from minertrace.store import gaia_scores
 from minertrace.vocabulary import PeriodType
 
 # node_table.uid is an INTEGER and the array subscripts below add 1 to it.
@@ -193,7 +194,9 @@ def read_stats(conn: Connection, uid: int) -> StatsRow | None:
 
 def last_score_entry(conn: Connection, uid: int) -> datetime | None:
     """When score_table last held an entry (not NULL, not NaN) for UID `uid`."""
-    last: datetime | None = conn.execute(_LAST_ENTRY, {"uid": uid}).scalar()
+    last: datetime | None = conn.execute(
+        gaia_scores.adapt(conn, _LAST_ENTRY), {"uid": uid}
+    ).scalar()
     return last
 
 

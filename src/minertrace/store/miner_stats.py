@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, exists, text
 
 from minertrace.chain.types import NeuronInfo
 from minertrace.db.tables import miner_performance_stats, node_table
+from minertrace.store import gaia_scores
 from minertrace.store._bind import transaction
 from minertrace.store._periods import PeriodWindow, period_params
 from minertrace.store.period_upsert import UPSERT_SQL, carries_from_daily
@@ -130,7 +131,7 @@ def write_period_stats(
     spans_all = tuple(
         lo == first and hi == last for lo, hi in zip(plan["seg_lo"], plan["seg_hi"], strict=True)
     )
-    conn.execute(text(compute_sql(spans_all)), plan)
+    conn.execute(gaia_scores.adapt(conn, text(compute_sql(spans_all))), plan)
     counts = []
     for pid, period in enumerate(periods):
         params = {

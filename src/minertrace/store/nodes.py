@@ -7,8 +7,12 @@
 2. for all of those UIDs at once, their miner_performance_stats rows of another hotkey are
    deleted and their entries in every score_table row set to NaN (one UPDATE that rebuilds each
    affected array);
-3. node rows of vanished UIDs are deleted and the whole metagraph is upserted in one
-   `INSERT ... ON CONFLICT (uid) DO UPDATE`.
+3. node rows of vanished UIDs are deleted and the metagraph is upserted in one
+   `INSERT ... ON CONFLICT (uid) DO UPDATE`, which writes only new rows and rows whose chain
+   values differ from the table's (compared in SQL, so a restarted service or a row changed
+   by another process is written all the same); `last_updated` is the time of the sync that
+   last wrote the row, and every sync also stamps the highest UID's row, so
+   max(last_updated) stays the latest sync.
 
 A node row whose hotkey was NULL gaining a hotkey is a registration, not a replacement.
 """
@@ -34,6 +38,7 @@ from sqlalchemy import (
 
 from minertrace.chain.types import NeuronInfo
 from minertrace.db.tables import node_table
+from minertrace.store import gaia_scores
 from minertrace.store._bind import transaction
 
 ACTIVE_VALIDATOR_WINDOW_BLOCKS = 500
@@ -123,36 +128,67 @@ _VOID_SCORES = text(
     """
 )
 
+# A sync is rederived from the chain at the next one, so its own transaction does not wait
+# for the WAL flush (asynchronous commit loses at most the last syncs on a server crash,
+# never atomicity); that wait was most of a sync's time.
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+
 _DELETE_NODES = delete(node_table).where(_N.uid == any_(bindparam("uids", type_=ARRAY(Integer))))
 
+# Only new rows and rows whose chain values differ are written: most syncs change a few UIDs
+# (an epoch's incentives, a validator's last update), and a conflicting row that is merely
+# locked (ON CONFLICT ... WHERE false) still costs WAL and a flushed commit. The row of
+# :stamp_uid is written in any case, so that max(last_updated) is the latest sync even when
+# nothing changed (health reads it); `changed` tells the report which rows really differed.
 _UPSERT_NODES = text(
     """
-    INSERT INTO node_table AS n (
-        uid, hotkey, coldkey, ip, ip_type, port, incentive, stake, vtrust,
-        consensus, dividends, validator_permit, last_update_block, last_updated)
-    SELECT i.*, CAST(:now AS timestamptz)
-      FROM unnest(
-             CAST(:uids AS integer[]), CAST(:hotkeys AS text[]), CAST(:coldkeys AS text[]),
-             CAST(:ips AS text[]), CAST(:ip_types AS text[]), CAST(:ports AS integer[]),
-             CAST(:incentives AS double precision[]), CAST(:stakes AS double precision[]),
-             CAST(:vtrusts AS double precision[]), CAST(:consensus AS double precision[]),
-             CAST(:dividends AS double precision[]), CAST(:permits AS boolean[]),
-             CAST(:last_updates AS bigint[])) AS i
-    ON CONFLICT (uid) DO UPDATE SET
-        hotkey = EXCLUDED.hotkey,
-        coldkey = EXCLUDED.coldkey,
-        ip = EXCLUDED.ip,
-        ip_type = EXCLUDED.ip_type,
-        port = EXCLUDED.port,
-        incentive = EXCLUDED.incentive,
-        stake = EXCLUDED.stake,
-        vtrust = EXCLUDED.vtrust,
-        consensus = EXCLUDED.consensus,
-        dividends = EXCLUDED.dividends,
-        validator_permit = EXCLUDED.validator_permit,
-        last_update_block = EXCLUDED.last_update_block,
-        last_updated = EXCLUDED.last_updated
-    RETURNING n.uid, (n.xmax = 0) AS inserted
+    WITH src AS (
+        SELECT i.*, (o.uid IS NULL
+                     OR (o.hotkey, o.coldkey, o.ip, o.ip_type, o.port, o.incentive, o.stake,
+                         o.vtrust, o.consensus, o.dividends, o.validator_permit,
+                         o.last_update_block)
+                        IS DISTINCT FROM
+                        (i.hotkey, i.coldkey, i.ip, i.ip_type, i.port, i.incentive, i.stake,
+                         i.vtrust, i.consensus, i.dividends, i.validator_permit,
+                         i.last_update_block)) AS changed
+          FROM unnest(
+                 CAST(:uids AS integer[]), CAST(:hotkeys AS text[]),
+                 CAST(:coldkeys AS text[]), CAST(:ips AS text[]), CAST(:ip_types AS text[]),
+                 CAST(:ports AS integer[]), CAST(:incentives AS double precision[]),
+                 CAST(:stakes AS double precision[]), CAST(:vtrusts AS double precision[]),
+                 CAST(:consensus AS double precision[]),
+                 CAST(:dividends AS double precision[]), CAST(:permits AS boolean[]),
+                 CAST(:last_updates AS bigint[]))
+               AS i(uid, hotkey, coldkey, ip, ip_type, port, incentive, stake, vtrust,
+                    consensus, dividends, validator_permit, last_update_block)
+          LEFT JOIN node_table AS o ON o.uid = i.uid
+    ),
+    written AS (
+        INSERT INTO node_table AS n (
+            uid, hotkey, coldkey, ip, ip_type, port, incentive, stake, vtrust,
+            consensus, dividends, validator_permit, last_update_block, last_updated)
+        SELECT uid, hotkey, coldkey, ip, ip_type, port, incentive, stake, vtrust,
+               consensus, dividends, validator_permit, last_update_block,
+               CAST(:now AS timestamptz)
+          FROM src
+         WHERE changed OR uid = :stamp_uid
+        ON CONFLICT (uid) DO UPDATE SET
+            hotkey = EXCLUDED.hotkey,
+            coldkey = EXCLUDED.coldkey,
+            ip = EXCLUDED.ip,
+            ip_type = EXCLUDED.ip_type,
+            port = EXCLUDED.port,
+            incentive = EXCLUDED.incentive,
+            stake = EXCLUDED.stake,
+            vtrust = EXCLUDED.vtrust,
+            consensus = EXCLUDED.consensus,
+            dividends = EXCLUDED.dividends,
+            validator_permit = EXCLUDED.validator_permit,
+            last_update_block = EXCLUDED.last_update_block,
+            last_updated = EXCLUDED.last_updated
+        RETURNING n.uid, (n.xmax = 0) AS inserted
+    )
+    SELECT w.uid, w.inserted FROM written AS w JOIN src USING (uid) WHERE src.changed
     """
 )
 
@@ -205,11 +241,15 @@ def write_metagraph(
 ) -> MetagraphWrite:
     """Write `neurons` into node_table and void what replaced or vanished hotkeys leave.
 
-    One transaction (the caller's, when given a Connection); at most five statements whatever
-    the number of UIDs. The caller checks the metagraph (non-empty, unique UIDs) first.
+    One transaction (the caller's, when given a Connection; an own one commits
+    asynchronously); at most six statements whatever the number of UIDs. `updated_uids` are
+    the existing rows whose values changed. The caller checks the metagraph (non-empty,
+    unique UIDs) first.
     """
     columns = _node_columns(neurons, now)
     with transaction(conn_or_engine) as conn:
+        if isinstance(conn_or_engine, Engine):
+            conn.execute(_ASYNC_COMMIT)
         changed = [
             HotkeyReplacement(r.uid, r.old_hotkey, r.new_hotkey)
             for r in conn.execute(
@@ -225,10 +265,13 @@ def write_metagraph(
                 _DELETE_STATS,
                 {"uids": changed_uids, "hotkeys": [c.new_hotkey for c in changed]},
             ).rowcount
-            voided = conn.execute(_VOID_SCORES, {"uids": changed_uids}).rowcount
+            if gaia_scores.owns_score_table(conn):  # never rewrite Gaia's score rows
+                voided = conn.execute(_VOID_SCORES, {"uids": changed_uids}).rowcount
         if removed:
             conn.execute(_DELETE_NODES, {"uids": removed})
-        upserted = conn.execute(_UPSERT_NODES, columns).all()
+        upserted = conn.execute(
+            _UPSERT_NODES, {**columns, "stamp_uid": max(n.uid for n in neurons)}
+        ).all()
     return MetagraphWrite(
         inserted_uids=sorted(int(r.uid) for r in upserted if r.inserted),
         updated_uids=sorted(int(r.uid) for r in upserted if not r.inserted),

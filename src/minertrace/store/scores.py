@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, text
 
+from minertrace.store import gaia_scores
 from minertrace.store._bind import transaction
 from minertrace.store.nodes import (
     ACTIVE_VALIDATOR_WINDOW_BLOCKS,
@@ -162,6 +163,7 @@ _SOIL = text(
 
 
 def _records(conn: Connection, query: Any, since: datetime, limit: int | None) -> list[ScoreRecord]:
+    query = gaia_scores.adapt(conn, query)
     rows = conn.execute(query, {**_TASK_PARAMS, "since": since, "limit": limit}).all()
     # NULL array elements become NaN: both mean "no entry" to the weight engine.
     return [
@@ -323,9 +325,13 @@ def record_scores(
             array, bad = score_array(scores, bound)
         except ScoreValidationError as exc:
             raise ScoreValidationError(f"score row ({task_name!r}, {task_id!r}): {exc}") from None
+        try:
+            upsert = gaia_scores.adapt_upsert(conn, _UPSERT, int(array.size))
+        except ValueError as exc:
+            raise ScoreValidationError(f"score row ({task_name!r}, {task_id!r}): {exc}") from None
         inserted = bool(
             conn.execute(
-                _UPSERT,
+                upsert,
                 {
                     "task_name": task_name,
                     "task_id": task_id,

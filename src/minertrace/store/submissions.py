@@ -35,7 +35,7 @@ INSERT_SUBMISSION_SQL = """
         scalars, data_quality, stages, weights_produced, no_weights_reason, rank_based_fallback,
         final_weights, submitted_uids, submitted_weights, submitted_u16,
         status, error, attempts, block_number, block_hash, reveal_epoch, reveal_block,
-        verified_at, verification, trace_overhead_s)
+        verified_at, verification, trace_overhead_s, inputs)
     VALUES (
         :validator_hotkey, :netuid, :computed_at, :computed_block, :n_uids,
         CAST(:config AS jsonb), CAST(:score_rows AS jsonb), CAST(:scalars AS jsonb),
@@ -44,7 +44,8 @@ INSERT_SUBMISSION_SQL = """
         CAST(:submitted_uids AS integer[]), CAST(:submitted_weights AS double precision[]),
         CAST(:submitted_u16 AS integer[]),
         :status, :error, CAST(:attempts AS jsonb), :block_number, :block_hash, :reveal_epoch,
-        :reveal_block, :verified_at, CAST(:verification AS jsonb), :trace_overhead_s)
+        :reveal_block, :verified_at, CAST(:verification AS jsonb), :trace_overhead_s,
+        CAST(:inputs AS jsonb))
     RETURNING id
     """
 """The cycle's INSERT of its weight_submissions row (public for bench/cycle.py's floor)."""
@@ -217,7 +218,8 @@ _TOP = text(
 
 def insert_submission(conn: Connection, record: TraceRecord, outcome: Outcome) -> int:
     """INSERT the weight_submissions row with the outcome known so far; returns its id."""
-    params = {**record.submission, **outcome.params()}
+    # A record built without replay inputs (`build_record(inputs=None)`) stores NULL.
+    params = {"inputs": None, **record.submission, **outcome.params()}
     return int(conn.execute(_INSERT_SUBMISSION, params).scalar_one())
 
 
@@ -305,7 +307,7 @@ def mark_in_force(conn: Connection, hotkey: str, netuid: int, epoch_block: int) 
         "hotkey": hotkey,
         "netuid": netuid,
         "epoch_block": epoch_block,
-        "plain": _names((_S.INCLUDED, _S.VERIFIED, _S.MISMATCH)),
+        "plain": _names((_S.INCLUDED, _S.VERIFIED, _S.MISMATCH, _S.OBSERVED)),
         "revealed": _names((_S.COMMITTED, _S.VERIFIED, _S.MISMATCH)),
     }
     return [int(i) for (i,) in conn.execute(_IN_FORCE, params)]

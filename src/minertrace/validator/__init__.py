@@ -37,6 +37,7 @@ from minertrace.validator.node_sync import (
 )
 from minertrace.validator.persist import build_record, json_vector, skip_reason, stages_json
 from minertrace.validator.service import Job, Service, ServiceCounters
+from minertrace.validator.shadow import Observation, Shadow, ShadowCycle, ShadowMetrics
 from minertrace.validator.submit import (
     SubmissionState,
     Submitter,
@@ -66,9 +67,13 @@ __all__ = [
     "LockHeldError",
     "MetagraphError",
     "NodeSyncReport",
+    "Observation",
     "PendingTrace",
     "Service",
     "ServiceCounters",
+    "Shadow",
+    "ShadowCycle",
+    "ShadowMetrics",
     "SubmissionState",
     "Submitter",
     "TraceQueue",

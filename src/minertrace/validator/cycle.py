@@ -35,6 +35,7 @@ from minertrace.store import (
     Verification,
     read_cycle_inputs_async,
 )
+from minertrace.store.shadow import previous_scalars
 from minertrace.validator.metrics import CycleMetrics
 from minertrace.validator.persist import build_record, skip_reason
 from minertrace.validator.submit import (
@@ -47,7 +48,17 @@ from minertrace.validator.submit import (
 )
 from minertrace.validator.trace_queue import PendingTrace, TraceQueue
 from minertrace.vocabulary import BLOCK_SECONDS, SubmissionStatus
-from minertrace.weights import CycleInputs, CycleTrace, ScoreRow, WeightConfig, compute_cycle
+from minertrace.weights import (
+    CycleInputs,
+    GaiaRules,
+    RulesTrace,
+    ScoreRow,
+    StoredCycle,
+    WeightConfig,
+    WeightRules,
+    rules_by_name,
+)
+from minertrace.weights.rules import DEFAULT_RULES
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +69,8 @@ class CycleContext:
     `engine` is the sync Engine of the minertrace database (`Database.engine`). Optional
     arguments are resolved once, here: `netuid` defaults to `settings.netuid`; `queue` to a
     `TraceQueue` of `settings.trace_queue_size` sharing `metrics`; `weight_config` to
-    `WeightConfig()`, with `enable_detailed_pathways` always taken from the settings.
+    `WeightConfig()`, with `enable_detailed_pathways` always taken from the settings; `rules`
+    to the settings' `weight_rules` (Gaia's with `weight_config`, or the template's).
     `block_seconds` converts block counts into clock time when waiting out the rate limit.
     """
 
@@ -72,6 +84,7 @@ class CycleContext:
         settings: Settings,
         netuid: int | None = None,
         weight_config: WeightConfig | None = None,
+        rules: WeightRules | None = None,
         metrics: CycleMetrics | None = None,
         queue: TraceQueue | None = None,
         block_seconds: float = BLOCK_SECONDS,
@@ -88,6 +101,10 @@ class CycleContext:
         if cfg.enable_detailed_pathways != detailed:
             cfg = dataclasses.replace(cfg, enable_detailed_pathways=detailed)
         self.weight_config: WeightConfig = cfg
+        if rules is None:
+            gaia = settings.weight_rules == DEFAULT_RULES
+            rules = GaiaRules(cfg) if gaia else rules_by_name(settings.weight_rules)
+        self.rules: WeightRules = rules
         self.metrics: CycleMetrics = metrics if metrics is not None else CycleMetrics()
         self.log = log
         self.queue: TraceQueue = (
@@ -135,7 +152,7 @@ class CycleResult:
     computed_at: datetime
     computed_block: int | None
     submission_id: int | None = None
-    trace: CycleTrace | None = None
+    trace: RulesTrace | None = None
     reason: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     block_number: int | None = None
@@ -196,9 +213,18 @@ async def flush(ctx: CycleContext) -> int:
         return 0
 
 
+def _previous(ctx: CycleContext) -> StoredCycle | None:
+    """The validator's previous cycle, for rules that carry state (None for the others)."""
+    if not ctx.rules.stateful:
+        return None
+    with ctx.engine.connect() as conn:
+        scalars = previous_scalars(conn, ctx.validator_hotkey, ctx.netuid)
+    return StoredCycle(scalars=scalars) if scalars is not None else None
+
+
 def _trace_and_persist(
     ctx: CycleContext,
-    trace: CycleTrace,
+    trace: RulesTrace,
     inputs: CycleInputs,
     state: SubmissionState,
     computed_at: datetime,
@@ -215,6 +241,7 @@ def _trace_and_persist(
         computed_block=block,
         detailed=ctx.settings.enable_detailed_pathways,
         realtime=ctx.settings.enable_realtime_updates,
+        inputs=inputs,
     )
     build_s = time.perf_counter() - t0
     item = PendingTrace(record, state)
@@ -226,7 +253,8 @@ async def run_cycle(ctx: CycleContext) -> CycleResult:
     """Run one cycle (issue 5 steps 1–6) and return what happened.
 
     1. flush the queue, then read the inputs in one snapshot (`reads.read_cycle_inputs`);
-    2. `compute_cycle`;
+    2. compute with `ctx.rules` (`compute_cycle` for Gaia's; rules that carry state get the
+       validator's previous row);
     3. persist the weight_submissions row ('computed', or 'skipped' with the reason when no
        weights were produced) and, with `enable_realtime_updates`, the traced miners'
        current period rows — one transaction, one statement per table; on failure the trace
@@ -257,6 +285,7 @@ async def run_cycle(ctx: CycleContext) -> CycleResult:
                 validator_window_blocks=ctx.settings.active_validator_window_blocks,
             )
             inputs = cycle_inputs(reads, computed_at, hp)
+            previous = await asyncio.to_thread(_previous, ctx)
     except Exception as exc:
         ctx.metrics.read_failures += 1
         ctx.log.error("cycle skipped: its inputs could not be read: %s", short_error(exc))
@@ -269,7 +298,7 @@ async def run_cycle(ctx: CycleContext) -> CycleResult:
         )
 
     with step("compute"):
-        trace = compute_cycle(inputs, ctx.weight_config)
+        trace = ctx.rules.compute(inputs, previous)
 
     # Everything between here and the submission is tracing: it may fail, never block.
     t0 = time.perf_counter()

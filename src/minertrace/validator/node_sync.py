@@ -3,7 +3,7 @@
 One transaction per sync (`minertrace.store.write_metagraph`): the UIDs whose hotkey changed
 (deregistration and re-registration) or that left the metagraph lose their stats rows and
 their score entries (set to NaN), so an old miner's scores never feed the new miner's weight;
-then the whole metagraph is upserted.
+then the metagraph is upserted (only the rows whose values changed are rewritten).
 
 After the commit, `minertrace.store.delete_stale_rows` removes any stats row whose
 (miner_uid, miner_hotkey) no longer matches node_table (the bulk cleanup).
@@ -198,11 +198,23 @@ async def sync_nodes(
     """
     log = log or logger
     neurons = await chain.neurons(netuid)
-    report = await asyncio.to_thread(apply_metagraph, engine, neurons, now=now, log=log)
+    # Both transactions run in one worker-thread hop: on a busy machine each hop waits for
+    # the event loop and a thread, which cost more than the sync's statements.
+    return await asyncio.to_thread(_apply_and_clean, engine, neurons, now, log, cleanup_stale)
+
+
+def _apply_and_clean(
+    engine: Engine,
+    neurons: Sequence[NeuronInfo],
+    now: datetime,
+    log: logging.Logger,
+    cleanup_stale: bool,
+) -> NodeSyncReport:
+    report = apply_metagraph(engine, neurons, now=now, log=log)
     if not cleanup_stale:
         return report
     try:
-        stale = await asyncio.to_thread(delete_stale_rows, engine)
+        stale = delete_stale_rows(engine)
     except Exception:
         log.exception("stale stats cleanup failed; it will run again at the next sync")
         return report

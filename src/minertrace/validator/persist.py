@@ -1,4 +1,4 @@
-"""Step 3 of a cycle: a `CycleTrace` as the parameters of its database writes.
+"""Step 3 of a cycle: a rules' trace as the parameters of its database writes.
 
 `build_record` turns a trace into a `minertrace.store.TraceRecord` (numpy → lists, stage
 vectors → one JSON document with NaN as null). The trace queue writes it through
@@ -6,7 +6,8 @@ vectors → one JSON document with NaN as null). The trace queue writes it throu
 updates, the traced miners' current period rows (`minertrace.store.upsert_miner_rows`).
 
 A *traced miner* is a registered UID (it has a hotkey in the cycle's node list) with at least
-one present task.
+one present task (Gaia's rules), or with a positive submitted weight (other rules, whose
+traces have none of Gaia's per-task columns: only `submitted_weight` is written for them).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from minertrace.stats.periods import period_for
 from minertrace.store import TraceRecord
 from minertrace.store.arrays import bool_array, float8_array, int_array
 from minertrace.store.pipeline import SHORT, TASKS
+from minertrace.validator.replay_inputs import inputs_json
 from minertrace.vocabulary import PeriodType
-from minertrace.weights import CycleTrace, NodeList
+from minertrace.weights import CycleInputs, CycleTrace, NodeList, RulesTrace
 from minertrace.weights.jsonsafe import finite_or_null
 
 
@@ -32,7 +34,7 @@ def json_vector(values: np.ndarray) -> str:
     return orjson.dumps(np.ascontiguousarray(values), option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
-def stages_json(trace: CycleTrace, hotkeys: list[str | None]) -> str:
+def stages_json(trace: RulesTrace, hotkeys: list[str | None]) -> str:
     """Every stage vector as one JSON object {stage: [value | null]} plus the UIDs' hotkeys.
 
     orjson writes a numpy vector in one C loop (json.dumps of the same lists takes ~30x
@@ -54,7 +56,33 @@ def _hotkeys_per_uid(nodes: NodeList, n: int) -> np.ndarray:
     return hot
 
 
-def _miner_vectors(trace: CycleTrace, hot: np.ndarray) -> dict[str, Any]:
+_GAIA_ONLY = (
+    "raw",
+    "exc",
+    "div",
+    "pathway",
+    "bonus",
+    "nat",
+    *(f"{kind}{SHORT[task]}" for task in TASKS for kind in "sprqc"),
+)
+
+
+def _submitted_vectors(trace: RulesTrace, hot: np.ndarray) -> dict[str, Any]:
+    submitted = trace.submitted if trace.submitted is not None else np.zeros(trace.n_uids)
+    idx = np.flatnonzero((submitted > 0) & (hot != None))  # noqa: E711 (elementwise)
+    out: dict[str, Any] = {
+        "uids": int_array(idx),
+        "hotkeys": hot[idx].tolist(),
+        "submitted": float8_array(submitted[idx]),
+    }
+    # A NULL array: unnest pads it with NULLs, so these columns are written as NULL.
+    out.update(dict.fromkeys(_GAIA_ONLY))
+    return out
+
+
+def _miner_vectors(trace: RulesTrace, hot: np.ndarray) -> dict[str, Any]:
+    if not isinstance(trace, CycleTrace):
+        return _submitted_vectors(trace, hot)
     idx = np.flatnonzero(trace.has_record & (hot != None))  # noqa: E711 (elementwise)
     nan = np.full(trace.n_uids, np.nan)
     submitted = trace.submitted if trace.submitted is not None else nan
@@ -79,7 +107,7 @@ def _miner_vectors(trace: CycleTrace, hot: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def skip_reason(trace: CycleTrace) -> str | None:
+def skip_reason(trace: RulesTrace) -> str | None:
     """Why nothing is submitted for this trace, or None when it can be submitted."""
     if not trace.weights_produced:
         return f"no weights produced: {trace.no_weights_reason}"
@@ -89,7 +117,7 @@ def skip_reason(trace: CycleTrace) -> str | None:
 
 
 def build_record(
-    trace: CycleTrace,
+    trace: RulesTrace,
     nodes: NodeList,
     *,
     validator_hotkey: str,
@@ -98,6 +126,7 @@ def build_record(
     computed_block: int | None,
     detailed: bool = True,
     realtime: bool = True,
+    inputs: CycleInputs | None = None,
 ) -> TraceRecord:
     """The statement parameters of `trace` (see the module doc for what is stored)."""
     hot = _hotkeys_per_uid(nodes, trace.n_uids)
@@ -120,6 +149,7 @@ def build_record(
         "submitted_uids": int_array(trace.submitted_uids) if produced else None,
         "submitted_weights": float8_array(trace.submitted_weights) if produced else None,
         "submitted_u16": int_array(trace.submitted_u16) if produced else None,
+        "inputs": inputs_json(inputs) if inputs is not None else None,
     }
     expected = dict(zip(trace.emit_uids.tolist(), trace.emit_u16.tolist(), strict=True))
     return TraceRecord(

@@ -9,7 +9,9 @@ blocks) runs the subnet at full speed. Each pass of the loop:
    `apply_epoch_results` (with `enable_chain_integration`) and `detect_orphans`;
 3. node sync when `node_sync_interval_seconds` have passed (also followed by detect_orphans);
 4. a weight cycle (`run_cycle`) every `cycle_interval_seconds`, only while this process holds
-   the hotkey's advisory lock;
+   the hotkey's advisory lock; in shadow mode (`settings.shadow`) a shadow cycle instead
+   (traced, never submitted) and, every `shadow_watch_seconds`, a look at the weights the
+   validator's hotkey set on chain (`validator.shadow`);
 5. the period statistics refresh every `stats_refresh_interval_seconds`;
 6. retention every `cleanup_frequency_hours`;
 7. `flush` of the trace queue, `reconcile_unsettled` (rows a dead process left open; also
@@ -51,6 +53,7 @@ from minertrace.validator.forks import detect_orphans
 from minertrace.validator.lock import HotkeyLock, LockHeldError, held_message
 from minertrace.validator.node_sync import sync_nodes
 from minertrace.validator.reconcile import reconcile_unsettled
+from minertrace.validator.shadow import Shadow
 from minertrace.validator.verify import verify_pending
 from minertrace.vocabulary import BLOCK_SECONDS, PeriodType
 from minertrace.weights import WeightConfig
@@ -151,11 +154,17 @@ class Service:
         )
         self.lock = HotkeyLock(engine, validator_hotkey)
         self.counters = ServiceCounters()
+        self.shadow: Shadow | None = Shadow(self.ctx) if settings.shadow else None
         self.last_result: CycleResult | None = None
         self.extra_jobs = list(extra_jobs)
         self.jobs = {
             "node_sync": Job("node_sync", settings.node_sync_interval_seconds, self._node_sync),
             "cycle": Job("cycle", settings.cycle_interval_seconds, self._cycle),
+            **(
+                {"observe": Job("observe", settings.shadow_watch_seconds, self._observe)}
+                if settings.shadow
+                else {}
+            ),
             "stats": Job("stats", settings.stats_refresh_interval_seconds, self._stats),
             "retention": Job(
                 "retention", settings.cleanup_frequency_hours * 3600.0, self._retention
@@ -262,8 +271,7 @@ class Service:
             if job.due(now) and not self.stopping:
                 await self._run_job(job, now)
         await self._check_epoch()
-        for name in ("node_sync", "cycle", "stats", "retention"):
-            job = self.jobs[name]
+        for job in self.jobs.values():
             if self.stopping:
                 return
             now = self.clock.now()
@@ -388,6 +396,11 @@ class Service:
         return report
 
     async def _cycle(self, now: datetime) -> object:
+        if self.shadow is not None:
+            shadow = await self.shadow.run_cycle()
+            self.counters.cycle_statuses[shadow.status] += 1
+            self.log.info("shadow cycle %s: %s", shadow.ws_id, shadow.status)
+            return shadow
         if not await asyncio.to_thread(self.lock.ensure):
             # ensure() is also False when the lock could not be re-taken for want of a
             # database; only a reachable database means another session holds it.
@@ -413,6 +426,10 @@ class Service:
             f" ({result.reason})" if result.reason else "",
         )
         return result
+
+    async def _observe(self, now: datetime) -> object:
+        assert self.shadow is not None
+        return await self.shadow.observe()
 
     def _database_up(self) -> bool:
         try:

@@ -8,6 +8,14 @@ from minertrace.weights.engine import compute_cycle
 from minertrace.weights.inputs import CycleInputError, CycleInputs, Node, NodeList, ScoreRow
 from minertrace.weights.jsonsafe import finite_or_null
 from minertrace.weights.pathways import PATHWAY_LABELS, TaskStage
+from minertrace.weights.rules import (
+    GaiaRules,
+    RulesTrace,
+    StageSpec,
+    StoredCycle,
+    WeightRules,
+    rules_by_name,
+)
 from minertrace.weights.submission import (
     U16_MAX,
     Submission,
@@ -25,17 +33,23 @@ __all__ = [
     "CycleInputError",
     "CycleInputs",
     "CycleTrace",
+    "GaiaRules",
     "MinerRecord",
     "Node",
     "NodeList",
+    "RulesTrace",
     "ScoreRow",
+    "StageSpec",
+    "StoredCycle",
     "Submission",
     "TaskStage",
     "WeightConfig",
+    "WeightRules",
     "compute_cycle",
     "finite_or_null",
     "normalize_max_weight",
     "prepare_submission",
+    "rules_by_name",
     "u16_decode",
     "u16_encode",
 ]

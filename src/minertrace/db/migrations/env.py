@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from minertrace.db.migrate import VERSION_TABLE
+from minertrace.db.migrations.names import VERSION_TABLE
 from minertrace.db.tables import metadata
 
 connection = context.config.attributes.get("connection")
