@@ -6,6 +6,8 @@ imports what it needs (the database, the service, the SDK, numpy) when it runs.
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
 from minertrace.cli import demo as demo_command
@@ -40,8 +42,16 @@ replay_command.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Once the command is over, SIGINT/SIGTERM are ignored: a late Ctrl-C while the interpreter
+    joins its threads and runs exit handlers would only print a traceback.
+    """
+    try:
+        app()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
 
 
 __all__ = ["app", "main"]
