@@ -98,9 +98,12 @@ def decide(
 async def reconcile_unsettled(ctx: CycleContext) -> list[int]:
     """Settle this validator's rows left 'computed' or 'submitting'; returns their ids.
 
-    Rows held by this process's trace queue are left to it. Chain or database failures are
-    logged and retried at the next call; never raises.
+    Rows held by this process's trace queue are left to it; a shadow service settles nothing.
+    Chain or database failures are logged and retried at the next call; never raises.
     """
+    if ctx.settings.shadow:
+        # A shadow service submits nothing: its 'computed' rows wait for `shadow` to observe.
+        return []
     queued = {it.ws_id for it in ctx.queue if it.ws_id is not None}
     try:
         rows = await asyncio.to_thread(unsettled_rows, ctx.engine, ctx.validator_hotkey, ctx.netuid)
