@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minertrace.db.urls import InvalidDatabaseURLError, parse_url, redact_url
 from minertrace.flags import FLAGS, WEIGHT_RULES
+from minertrace.vocabulary import MAX_RETENTION_DAYS
 
 ENV_PREFIX = "MINERTRACE_"
 NETWORKS = ("finney", "test", "local", "archive")
@@ -79,7 +80,9 @@ class Settings(BaseSettings):
     enable_realtime_updates: bool = Field(
         default=True, description="Upsert period rows after every cycle."
     )
-    retention_days: int = Field(default=30, gt=0, description="Days of history kept.")
+    retention_days: int = Field(
+        default=30, gt=0, le=MAX_RETENTION_DAYS, description="Days of history kept."
+    )
     cleanup_frequency_hours: int = Field(default=4, gt=0, description="Hours between cleanups.")
     performance_impact_threshold: float = Field(
         default=0.1, gt=0, description="Seconds of trace overhead per cycle before warning."
@@ -251,6 +254,8 @@ def load_settings(
                 field = next(
                     (n for n in Settings.model_fields if env_name(n) == field.upper()), field
                 )
-            message = redact_url(str(error["msg"]))
+            # Messages never echo the input (include_input=False); the database URL's own
+            # validator words its message from the redacted URL.
+            message = str(error["msg"])
             problems.append(f"invalid setting {_describe(field)}: {message}")
         raise SettingsError("; ".join(problems)) from None

@@ -93,10 +93,14 @@ ON_CHAIN_STATUSES: frozenset[SubmissionStatus] = frozenset(
 # Mean block time of a Subtensor chain, seconds.
 BLOCK_SECONDS = 12.0
 
+# Longest retention accepted (a century): `now - days` must stay a representable date.
+MAX_RETENTION_DAYS = 36_500
+
 __all__ = [
     "BLOCK_SECONDS",
     "FINAL_WEATHER_PREFIX",
     "INITIAL_WEATHER_PREFIX",
+    "MAX_RETENTION_DAYS",
     "ON_CHAIN_STATUSES",
     "PERIOD_TYPES",
     "SCORE_TASK_GEOMAGNETIC",

@@ -19,7 +19,7 @@ def test_run_refuses_a_bad_chain_state_and_keeps_it(db_url: str, tmp_path: Path)
     result = runner.invoke(
         app, ["run", "--chain-state", str(state), "--hours", "0", "--database-url", db_url]
     )
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert "is not a simulated subnet saved by `minertrace run --chain-state`" in result.output
     assert "Traceback" not in result.output
     assert state.read_text() == "[1, 2]"
@@ -43,7 +43,7 @@ def test_run_saves_and_resumes_the_simulated_subnet(
 
 def test_run_rejects_an_unknown_flag() -> None:
     result = runner.invoke(app, ["run", "--subtensor.netwrk", "finney"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown option '--subtensor.netwrk'" in result.output
 
 

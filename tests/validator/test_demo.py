@@ -128,7 +128,7 @@ def test_run_rejects_a_foreign_chain_state(migrated_db_url: str, tmp_path: Path)
     out = CliRunner().invoke(
         app, ["run", "--hours", "1", "--chain-state", str(state), "--database-url", migrated_db_url]
     )
-    assert out.exit_code == 1
+    assert out.exit_code == 2
     assert "is not a simulated subnet" in out.output
     assert state.read_text() == '{"format": "something-else"}'
 
@@ -153,6 +153,6 @@ def test_run_reports_a_missing_wallet_without_a_traceback(
             str(wallets),
         ],
     )
-    assert out.exit_code == 1
+    assert out.exit_code == 2
     assert "error:" in out.output and str(wallets) in out.output.replace("\n", "")
     assert "Traceback" not in out.output

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from minertrace.chain.golden_input import GoldenFormatError as GoldenFormatError
+from minertrace.chain.golden_input import check_document
 from minertrace.chain.yuma import EpochResult, Liveness, YumaParams, epoch
 from minertrace.weights.jsonsafe import finite_or_null
 
@@ -39,10 +41,6 @@ VECTOR_FIELDS: tuple[str, ...] = (
 """The per-UID fields of an `expected` entry (plus `bonds`, a sparse [i, j, v] list)."""
 
 
-class GoldenFormatError(ValueError):
-    """The input is not a usable `yuma-golden/1` document."""
-
-
 @dataclass(frozen=True, slots=True)
 class GoldenRun:
     """A golden document's parameters and the results of running all its epochs."""
@@ -55,9 +53,13 @@ class GoldenRun:
 def load(path: str | Path) -> dict[str, Any]:
     """Read and minimally validate a `yuma-golden/1` file."""
     try:
-        doc = json.loads(Path(path).read_text())
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise GoldenFormatError(f"{path}: not JSON ({exc})") from exc
+        raise GoldenFormatError(f"{path}: not JSON ({exc})") from None
+    except UnicodeDecodeError:
+        raise GoldenFormatError(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise GoldenFormatError(f"{path}: the JSON nests too deeply") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise GoldenFormatError(f"{path}: expected format {FORMAT!r}")
     for key in ("params", "stake", "validator_permit", "epochs"):
@@ -68,7 +70,8 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def params_of(doc: dict[str, Any]) -> YumaParams:
     """The `YumaParams` a golden document's `params` describe."""
-    p = doc["params"]
+    # A null parameter takes its default (owner_uid: null is "no owner").
+    p = {k: v for k, v in doc["params"].items() if v is not None}
     penalty = p.get("bonds_penalty")
     if penalty is None:
         penalty = p.get("bonds_penalty_u16", 65535) / 65535
@@ -100,7 +103,11 @@ def _liveness(doc: dict[str, Any], ep: dict[str, Any]) -> Liveness | None:
 
 
 def run(doc: dict[str, Any]) -> GoldenRun:
-    """Run every epoch of `doc`, carrying bonds and permits from one epoch to the next."""
+    """Run every epoch of `doc`, carrying bonds and permits from one epoch to the next.
+
+    The document is checked first (`check_document`): a bad field raises `GoldenFormatError`.
+    """
+    check_document(doc)
     params = params_of(doc)
     stake = np.asarray(doc["stake"], dtype=np.float64)
     n = stake.size

@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from minertrace.cli.errors import EXIT_INPUT
+
 if TYPE_CHECKING:
     from minertrace.config import Settings
     from minertrace.db.database import Database
@@ -68,7 +70,7 @@ def cli_settings(args: list[str] | None = None, **overrides: Any) -> Settings:
     try:
         settings = load_settings(args or [], **overrides)
     except SettingsError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), EXIT_INPUT) from None
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     # Each command sets its own verbosity (the demo quiets this logger): start from the root's,
     # so a command run in the same process after another one is not left muted.

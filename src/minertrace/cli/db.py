@@ -20,6 +20,7 @@ from minertrace.cli._support import (
     say,
     settings_and_database,
 )
+from minertrace.cli.errors import EXIT_LOCK_HELD
 
 if TYPE_CHECKING:
     from minertrace.db.database import Database
@@ -62,13 +63,31 @@ def upgrade(
 @app.command(context_settings={"ignore_unknown_options": True})
 def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision: an id, -N, or base.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Downgrade even while a service or demo holds a lock."),
+    ] = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Downgrade the schema; every row is kept (new-column values are archived)."""
+    """Downgrade the schema; every row is kept (new-column values are archived).
+
+    Refused (exit 3) while a minertrace service or demo holds a lock on the database: the
+    tables would change under it. `--force` downgrades anyway.
+    """
     from minertrace.db import migrate
+    from minertrace.store import advisory_lock_holders
 
     with _database(database_url, data_dir) as db:
+        if not force:
+            with db.engine.connect() as conn:
+                holders = advisory_lock_holders(conn)
+            if holders:
+                raise fail(
+                    "a minertrace service or demo holds a lock on this database (server "
+                    f"pid {', '.join(map(str, holders))}); stop it first, or pass --force",
+                    EXIT_LOCK_HELD,
+                )
         report = migrate.downgrade(db.engine, revision)
         say(f"database: {db.display_url}")
         for line in report.lines():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,9 +17,11 @@ from minertrace.cli._support import (
     DataDirOption,
     cli_settings,
     console,
+    fail,
     opened_database_for,
     say,
 )
+from minertrace.cli.errors import EXIT_LOCK_HELD
 from minertrace.flags import RulesName
 
 if TYPE_CHECKING:
@@ -47,13 +50,22 @@ def demo(
     Data goes to the schema minertrace_demo (of DATABASE_URL's database, else of an embedded
     server under <data dir>/demo); each run starts it afresh.
     """
-    from minertrace.validator.demo import DEMO_SCHEMA, reset_demo_schema, run_demo
+    from minertrace.validator.demo import DEMO_SCHEMA, demo_lock, reset_demo_schema, run_demo
+    from minertrace.validator.lock import LockHeldError
 
     settings = cli_settings(database_url=database_url, data_dir=data_dir, weight_rules=rules.value)
+    quiet = ExitStack()
     if settings.log_level == "INFO":
-        # The progress bar is the demo's output; the service's INFO lines would scroll it away.
-        logging.getLogger("minertrace").setLevel(logging.WARNING)
-    with opened_database_for(settings, demo=True) as db:
+        # The progress bar is the demo's output; the service's INFO lines would scroll it
+        # away. The level is given back at the end (the process may run other commands).
+        package_logger = logging.getLogger("minertrace")
+        quiet.callback(package_logger.setLevel, package_logger.level)
+        package_logger.setLevel(logging.WARNING)
+    with quiet, opened_database_for(settings, demo=True) as db, ExitStack() as held:
+        try:
+            held.enter_context(demo_lock(db))
+        except LockHeldError as exc:
+            raise fail(str(exc), EXIT_LOCK_HELD) from None
         reset_demo_schema(db)
         say(
             f"demo: {days:g} simulated days, {miners} miners, {validators} peer validators, "
@@ -74,17 +86,20 @@ def demo(
             def progress(fraction: float) -> None:
                 bar.update(task, completed=fraction, detail=f"day {fraction * days:.2f}")
 
-            result = asyncio.run(
-                run_demo(
-                    db,
-                    settings,
-                    days=days,
-                    miners=miners,
-                    validators=validators,
-                    seed=seed,
-                    progress=progress,
+            try:
+                result = asyncio.run(
+                    run_demo(
+                        db,
+                        settings,
+                        days=days,
+                        miners=miners,
+                        validators=validators,
+                        seed=seed,
+                        progress=progress,
+                    )
                 )
-            )
+            except LockHeldError as exc:
+                raise fail(str(exc), EXIT_LOCK_HELD) from None
             bar.update(task, completed=1.0, detail=f"day {days:g}")
         print_demo(result)
 

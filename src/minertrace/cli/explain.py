@@ -62,9 +62,9 @@ def explain_command(
         try:
             result = explain(db.engine, uid, validator_hotkey=validator_hotkey, cycle_id=cycle)
         except InvalidUidError as exc:
-            raise fail(escape(str(exc)), EXIT_INPUT) from None
+            raise fail(str(exc), EXIT_INPUT) from None
         except (UnknownUidError, UnknownCycleError) as exc:
-            raise fail(escape(str(exc))) from None
+            raise fail(str(exc)) from None
         except ProgrammingError as exc:
             if getattr(exc.orig, "sqlstate", None) != _UNDEFINED_TABLE:
                 raise

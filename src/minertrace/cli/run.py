@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from minertrace.cli._support import cli_settings, console, fail, opened_database, say
+from minertrace.cli._support import cli_settings, console, err, fail, opened_database, say
+from minertrace.cli.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCK_HELD, EXIT_RUNTIME
 from minertrace.flags import FLAGS, RulesName
 
 if TYPE_CHECKING:
     from minertrace.observe import MetricsServer
     from minertrace.validator.build import BuiltService
-
-EXIT_LOCK_HELD = 3
 
 
 class LogFormat(str, Enum):
@@ -117,25 +117,58 @@ def run(
     local = LocalOptions(
         chain_state=chain_state, speed=speed, miners=miners, validators=validators, seed=seed
     )
-    with opened_database(settings) as db:
-        try:
-            built = build_service(settings, db, local)
-        except BuildError as exc:
-            raise fail(str(exc)) from None
-        say(
-            f"minertrace service for hotkey {built.validator_hotkey} on subnet {built.netuid} "
-            f"({built.chain_label}), database {db.describe_server()}, {settings.weight_rules} "
-            f"rules{'; shadow mode: nothing is submitted' if settings.shadow else ''}; "
-            "Ctrl-C stops it."
-        )
-        server = _metrics_server(built, metrics_port, metrics_host)
-        try:
-            asyncio.run(_serve(built, hours))
-        except LockHeldError as exc:
-            raise fail(str(exc), EXIT_LOCK_HELD) from None
-        finally:
-            if server is not None:
-                server.close()
+    closing = _QuietClose()
+    try:
+        with opened_database(settings) as db:
+            try:
+                built = build_service(settings, db, local)
+            except BuildError as exc:
+                raise fail(str(exc), EXIT_INPUT if exc.input_error else EXIT_RUNTIME) from None
+            say(
+                f"minertrace service for hotkey {built.validator_hotkey} on subnet "
+                f"{built.netuid} ({built.chain_label}), database {db.describe_server()}, "
+                f"{settings.weight_rules} rules"
+                f"{'; shadow mode: nothing is submitted' if settings.shadow else ''}; "
+                "Ctrl-C stops it."
+            )
+            server = _metrics_server(built, metrics_port, metrics_host)
+            try:
+                asyncio.run(_serve(built, hours))
+            except LockHeldError as exc:
+                raise fail(str(exc), EXIT_LOCK_HELD) from None
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise fail(
+                    "interrupted again: stopped without finishing the current step (the next "
+                    "start reconciles any submission left open)",
+                    EXIT_INTERRUPTED,
+                ) from None
+            finally:
+                closing.begin()
+                if server is not None:
+                    server.close()
+    finally:
+        closing.end()
+
+
+class _QuietClose:
+    """While the database closes after the loop, Ctrl-C/SIGTERM print a note instead of
+    raising KeyboardInterrupt (which would end in a traceback); then the handlers return."""
+
+    def __init__(self) -> None:
+        self._saved: dict[int, object] = {}
+
+    def begin(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._saved[sig] = signal.signal(sig, self._note)
+
+    def end(self) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._saved.clear()
+
+    @staticmethod
+    def _note(_signum: int, _frame: object) -> None:
+        say("already stopping: closing the database", err)
 
 
 def _metrics_server(built: BuiltService, port: int | None, host: str) -> MetricsServer | None:

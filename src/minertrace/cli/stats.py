@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -13,10 +13,12 @@ from minertrace.cli._support import (
     DatabaseUrlOption,
     DataDirOption,
     console,
+    fail,
     say,
     settings_and_database,
 )
-from minertrace.vocabulary import PERIOD_TYPES
+from minertrace.cli.errors import EXIT_INPUT
+from minertrace.vocabulary import MAX_RETENTION_DAYS, PERIOD_TYPES
 
 app = typer.Typer(help="Period statistics.", no_args_is_help=True)
 PeriodName = Enum("PeriodName", {name: name for name in PERIOD_TYPES}, type=str)  # type: ignore[misc]
@@ -32,10 +34,27 @@ NowOption = Annotated[
 ]
 
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+FUTURE_SLACK = timedelta(days=1)
+
+
 def _as_utc(now: datetime | None) -> datetime:
+    """`--now` in UTC, checked: from 2000 to one day after the current time (clock skew).
+
+    Statistics as of another century mean a typo; they would also overflow the period
+    arithmetic. Out of range is an input error (exit 2).
+    """
+    current = datetime.now(timezone.utc)
     if now is None:
-        return datetime.now(timezone.utc)
-    return now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now
+        return current
+    at = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now
+    if not EARLIEST <= at <= current + FUTURE_SLACK:
+        raise fail(
+            f"--now {at.isoformat()} is out of range: from {EARLIEST.date()} to one day after "
+            "the current time",
+            EXIT_INPUT,
+        )
+    return at
 
 
 @app.command()
@@ -69,7 +88,10 @@ def cleanup(
     retention_days: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(
-            "--retention-days", min=1, help="Days kept (default: the retention_days setting)."
+            "--retention-days",
+            min=1,
+            max=MAX_RETENTION_DAYS,
+            help="Days kept (default: the retention_days setting).",
         ),
     ] = None,
     now: NowOption = None,

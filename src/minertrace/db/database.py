@@ -10,10 +10,17 @@ from sqlalchemy.engine import URL
 
 from minertrace.db import gaia
 from minertrace.db.embedded import EmbeddedServer
-from minertrace.db.urls import password_of, redact_url, scrub, sync_url
+from minertrace.db.urls import protect_logs, redact_url, scrub, sync_url
 
 POOL_SIZE = 5
 MAX_OVERFLOW = 10
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of the driver's own message (SQLAlchemy's wrapper adds a type prefix
+    and a documentation link on further lines)."""
+    message = str(getattr(exc, "orig", None) or exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -29,8 +36,9 @@ class Database:
     """
 
     def __init__(self, url: str | URL, *, embedded: EmbeddedServer | None = None) -> None:
+        self._given = url
         self._url = sync_url(url)
-        self._secret = password_of(self._url)
+        protect_logs(url)
         self.embedded = embedded
         self.engine: Engine = create_engine(
             self._url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_pre_ping=True
@@ -98,12 +106,12 @@ class Database:
                 return str(conn.execute(text("SELECT version()")).scalar())
         except Exception as exc:
             raise DatabaseUnavailableError(
-                f"cannot use the database at {self.display_url}: {self.scrub(str(exc))}"
+                f"cannot use the database at {self.display_url}: {self.scrub(first_line(exc))}"
             ) from None
 
     def scrub(self, message: str) -> str:
-        """`message` without this database's password or any URL password."""
-        return scrub(message, self._secret)
+        """`message` with this database's URL redacted and no trace of its password."""
+        return scrub(message, self._given, self._url)
 
     def close(self) -> None:
         """Dispose the pools and release the embedded server (idempotent)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
 from typing import Any
 
+import psutil
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
@@ -15,6 +17,8 @@ from minertrace.db.urls import sync_url
 logger = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "minertrace"
+HANDLES_FILE = ".handle_pids.json"
+"""pgserver's list of the processes holding a server; the last one out stops it."""
 
 
 def _pgserver() -> Any:
@@ -25,6 +29,34 @@ def _pgserver() -> Any:
         import pgserver
 
     return pgserver
+
+
+def release_dead_handles(pgdata: Path) -> list[int]:
+    """Drop the processes that died holding the server in `pgdata`; return their pids.
+
+    pgserver stops a server when its last holder releases it, and a process killed by SIGKILL
+    never releases it: its pid stays in the list and the server would run for ever. Pruning
+    the dead pids (under pgserver's own lock) makes the next holder the last one again.
+    """
+    path = pgdata / HANDLES_FILE
+    if not path.exists():
+        return []
+    with _pgserver().PostgresServer._lock:
+        try:
+            pids = [int(p) for p in json.loads(path.read_text())]
+        except (OSError, ValueError, TypeError):
+            return []
+        dead = [p for p in pids if not _alive(p)]
+        if dead:
+            path.write_text(json.dumps([p for p in pids if p not in dead]))
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 class EmbeddedServer:
@@ -39,6 +71,14 @@ class EmbeddedServer:
         self.pgdata = pgdata.expanduser().resolve()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         logger.debug("starting embedded PostgreSQL in %s", self.pgdata)
+        dead = release_dead_handles(self.pgdata)
+        if dead:
+            logger.warning(
+                "the embedded PostgreSQL in %s was held by process(es) %s that ended without "
+                "releasing it; they are dropped, and the last process using it stops it",
+                self.pgdata,
+                ", ".join(map(str, dead)),
+            )
         self._server: Any = _pgserver().get_server(
             self.pgdata, cleanup_mode="delete" if delete_on_stop else "stop"
         )

@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL
 
 from minertrace.db import gaia, tables
 from minertrace.db.migrations.names import SCHEMA, VERSION_TABLE
-from minertrace.db.urls import password_of, redact_url, scrub, sync_url
+from minertrace.db.urls import redact_url, scrub, sync_url
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,6 @@ def _transaction(target: Target) -> Iterator[Connection]:
         return
     owned = not isinstance(target, Engine)
     engine = target if isinstance(target, Engine) else create_engine(sync_url(target))
-    secret = password_of(engine.url)
     try:
         with engine.connect() as conn, conn.begin():
             gaia.set_local_search_path(conn)
@@ -140,9 +139,9 @@ def _transaction(target: Target) -> Iterator[Connection]:
     except MigrationError:
         raise
     except Exception as exc:
-        raise MigrationError(
-            f"migration failed on {redact_url(engine.url)}: {scrub(str(exc), secret)}"
-        ) from None
+        given = target if isinstance(target, (str, URL)) else None
+        detail = scrub(str(exc), given, engine.url)
+        raise MigrationError(f"migration failed on {redact_url(engine.url)}: {detail}") from None
     finally:
         if owned:
             engine.dispose()

@@ -9,7 +9,12 @@ Functions take a SQLAlchemy `Connection` (joining the caller's transaction) or a
 
 from minertrace.store._bind import transaction
 from minertrace.store._periods import PeriodWindow, period_params
-from minertrace.store.locks import advisory_unlock, ping, try_advisory_lock
+from minertrace.store.locks import (
+    advisory_lock_holders,
+    advisory_unlock,
+    ping,
+    try_advisory_lock,
+)
 from minertrace.store.miner_stats import (
     delete_period_rows_before,
     delete_stale_rows,
@@ -27,6 +32,13 @@ from minertrace.store.nodes import (
     write_metagraph,
 )
 from minertrace.store.pipeline import fill_pipeline_columns, set_submission_block, upsert_miner_rows
+from minertrace.store.reconcile import (
+    UNSETTLED_STATUSES,
+    Settlement,
+    UnsettledRow,
+    settle,
+    unsettled_rows,
+)
 from minertrace.store.records import Attempt, Outcome, TraceRecord, Verification
 from minertrace.store.schema import recreate_schema, table_row_counts
 from minertrace.store.score_values import (
@@ -72,6 +84,7 @@ __all__ = [
     "DEFAULT_STATUS",
     "DEFAULT_WINDOWS",
     "ORPHANABLE_STATUSES",
+    "UNSETTLED_STATUSES",
     "Attempt",
     "ChainBlock",
     "CommittedRow",
@@ -86,10 +99,13 @@ __all__ = [
     "ScoreValidationError",
     "ScoreWindows",
     "Scores",
+    "Settlement",
     "TopMiner",
     "TraceRecord",
+    "UnsettledRow",
     "Verification",
     "VerificationUpdate",
+    "advisory_lock_holders",
     "advisory_unlock",
     "committed_rows",
     "delete_period_rows_before",
@@ -114,11 +130,13 @@ __all__ = [
     "recreate_schema",
     "score_array",
     "set_submission_block",
+    "settle",
     "subnet_size",
     "table_row_counts",
     "top_miners",
     "transaction",
     "try_advisory_lock",
+    "unsettled_rows",
     "update_outcome",
     "upsert_miner_rows",
     "validate_task",

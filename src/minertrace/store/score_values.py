@@ -34,6 +34,9 @@ REASON_MISSING = "missing"
 REASON_NAN = "nan"
 REASON_INFINITE = "infinite"
 REASON_NOT_A_NUMBER = "not a number"
+REASON_TOO_LARGE = "too large for a float"
+MAX_UID = 65535
+"""UIDs are u16 on chain."""
 
 
 class ScoreValidationError(ValueError):
@@ -62,6 +65,19 @@ class IngestReport:
         return len(self.bad_entries)
 
 
+def text_problem(value: object) -> str | None:
+    """Why PostgreSQL cannot store `value` as text (NUL, lone surrogate), or None."""
+    if not isinstance(value, str):
+        return f"not text ({type(value).__name__})"
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8 (a lone surrogate)"
+    return None
+
+
 def validate_task(task_name: str, task_id: str) -> None:
     """Raise `ScoreValidationError` unless (task_name, task_id) is a known task run.
 
@@ -80,6 +96,9 @@ def validate_task(task_name: str, task_id: str) -> None:
         raise ScoreValidationError(f"task name longer than {_TASK_NAME_MAX} characters")
     if not isinstance(task_id, str) or not task_id.strip():
         raise ScoreValidationError(f"invalid task id {task_id!r}: expected a non-empty string")
+    problem = text_problem(task_id)
+    if problem is not None:
+        raise ScoreValidationError(f"invalid task id {task_id!r}: {problem}")
     if task_name == SCORE_TASK_WEATHER and not task_id.startswith(WEATHER_TASK_ID_PREFIXES):
         raise ScoreValidationError(
             f"invalid weather task id {task_id!r}: must start with "
@@ -94,7 +113,10 @@ def _classify(value: object) -> tuple[float, str | None]:
     # bool is an int subclass but a True/False score is a caller bug, not a value.
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return math.nan, f"{REASON_NOT_A_NUMBER}: {type(value).__name__}"
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return math.nan, REASON_TOO_LARGE
     if math.isnan(number):
         return math.nan, REASON_NAN
     if math.isinf(number):
@@ -121,7 +143,11 @@ def _from_mapping(
     bad_keys = [k for k in keys if isinstance(k, bool) or not isinstance(k, numbers.Integral)]
     if bad_keys:
         raise ScoreValidationError(f"UIDs must be integers, got {bad_keys[:10]!r}")
-    uids = np.asarray([int(k) for k in keys], dtype=np.int64)
+    ints = [int(k) for k in keys]
+    too_big = [k for k in ints if k > MAX_UID]
+    if too_big:
+        raise ScoreValidationError(f"UIDs {too_big[:10]} out of range: UIDs are 0..{MAX_UID}")
+    uids = np.asarray(ints, dtype=np.int64)
     _check_uids(uids, n_uids)
     length = n_uids if n_uids is not None else (int(uids.max()) + 1 if uids.size else 0)
     out = np.full(length, np.nan)

@@ -48,6 +48,7 @@ from minertrace.store.score_values import (
     Scores,
     ScoreValidationError,
     score_array,
+    text_problem,
     validate_task,
 )
 from minertrace.vocabulary import (
@@ -303,23 +304,31 @@ def record_scores(
     Raises `ScoreValidationError` (a ValueError) for an invalid task name, task id, status,
     UID or timestamp; nothing is written then.
     """
-    validate_task(task_name, task_id)
-    if not isinstance(status, str) or not status or len(status) > STATUS_MAX:
-        raise ScoreValidationError(
-            f"invalid status {status!r}: expected a non-empty string of <= {STATUS_MAX} chars"
-        )
-    if not isinstance(created_at, datetime) or created_at.tzinfo is None:
-        raise ScoreValidationError(
-            f"created_at must be a timezone-aware datetime, got {created_at!r}"
-        )
+    try:
+        validate_task(task_name, task_id)
+        if not isinstance(status, str) or not status or len(status) > STATUS_MAX:
+            raise ScoreValidationError(
+                f"invalid status {status!r}: expected a non-empty string of <= {STATUS_MAX} chars"
+            )
+        if (problem := text_problem(status)) is not None:
+            raise ScoreValidationError(f"invalid status {status!r}: {problem}")
+        if not isinstance(created_at, datetime) or created_at.tzinfo is None:
+            raise ScoreValidationError(
+                f"created_at must be a timezone-aware datetime, got {created_at!r}"
+            )
+    except ScoreValidationError as exc:
+        raise ScoreValidationError(f"score row ({task_name!r}, {task_id!r}): {exc}") from None
     with transaction(conn_or_engine) as conn:
         bound = n_uids if n_uids is not None else subnet_size(conn)
         # Raises before the write, so a rejected row never touches score_table.
-        array, bad = score_array(scores, bound)
+        try:
+            array, bad = score_array(scores, bound)
+        except ScoreValidationError as exc:
+            raise ScoreValidationError(f"score row ({task_name!r}, {task_id!r}): {exc}") from None
         try:
             upsert = gaia_scores.adapt_upsert(conn, _UPSERT, int(array.size))
         except ValueError as exc:
-            raise ScoreValidationError(f"{task_name}/{task_id}: {exc}") from None
+            raise ScoreValidationError(f"score row ({task_name!r}, {task_id!r}): {exc}") from None
         inserted = bool(
             conn.execute(
                 upsert,

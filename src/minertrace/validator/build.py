@@ -10,8 +10,11 @@ can fix (a missing SDK, a wallet that does not exist, an unreadable chain-state 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,8 +35,21 @@ SIM_STEP_SECONDS = 600.0
 MISSING_SDK_HINT = "the real chain needs the bittensor extra: pip install 'minertrace[bittensor]'"
 
 
+CHAIN_STATE_SAVE_SECONDS = 60.0
+"""Least wall time between two periodic saves of the chain state (also saved at each
+simulator step at most, and on exit)."""
+
+
 class BuildError(RuntimeError):
-    """The service cannot be wired; the message says why in one line."""
+    """The service cannot be wired; the message says why in one line.
+
+    `input_error` is True when the user's settings or files are at fault (a wallet, a
+    chain-state path), False for the environment (a missing SDK).
+    """
+
+    def __init__(self, message: str, *, input_error: bool = False) -> None:
+        super().__init__(message)
+        self.input_error = input_error
 
 
 @dataclass(frozen=True)
@@ -85,10 +101,27 @@ class BuiltService:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file, so a crash never leaves half a file."""
+    """Write `text` to `path` through a synced temporary file and a rename, so a crash (or a
+    power loss) leaves the old file or the new one, never half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def check_chain_state(path: Path) -> None:
+    """Raise `BuildError` now, not at the first save, when `path` cannot be written."""
+    parent = path.parent
+    if path.exists() and path.is_dir():
+        raise BuildError(f"--chain-state {path} is a directory", input_error=True)
+    if not parent.is_dir():
+        raise BuildError(
+            f"--chain-state {path}: the directory {parent} does not exist", input_error=True
+        )
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BuildError(f"--chain-state {path} is not writable", input_error=True)
 
 
 def build_service(
@@ -99,26 +132,30 @@ def build_service(
     `local` applies only to the LocalChain (no `subtensor_network`/endpoint configured).
     Raises `BuildError` for problems the user can fix.
     """
-    migrations = upgrade(db.engine).lines()
-    for line in migrations:
-        logger.info("migrations: %s", line)
+    # The chain (wallet, chain-state file) is checked before any migration runs: a bad
+    # wallet must not leave a migrated database behind.
     if settings.uses_local_chain:
         built = _local(settings, db, local or LocalOptions())
     else:
         built = _bittensor(settings, db)
-    built.migrations = migrations
+    built.migrations = upgrade(db.engine).lines()
+    for line in built.migrations:
+        logger.info("migrations: %s", line)
     return built
 
 
 def _local(settings: Settings, db: Database, options: LocalOptions) -> BuiltService:
     path = options.chain_state
+    if path is not None:
+        check_chain_state(path)
     if path is not None and path.exists():
         try:
             sim = SimulatedSubnet.from_json(path.read_text())
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BuildError(
                 f"{path} is not a simulated subnet saved by `minertrace run --chain-state` "
-                f"({exc}); nothing was changed"
+                f"({exc}); nothing was changed",
+                input_error=True,
             ) from None
         logger.info("resumed the simulated subnet from %s", path)
     else:
@@ -130,6 +167,9 @@ def _local(settings: Settings, db: Database, options: LocalOptions) -> BuiltServ
     async def sim_step(now: datetime) -> object:
         return sim.step(engine, now)
 
+    jobs = [Job("simulator", SIM_STEP_SECONDS, sim_step)]
+    if path is not None:
+        jobs.append(Job("chain_state", SIM_STEP_SECONDS, _periodic_save(sim, path)))
     clock = PacedClock(sim.chain.clock, options.speed)
     service = Service(
         engine=engine,
@@ -138,7 +178,7 @@ def _local(settings: Settings, db: Database, options: LocalOptions) -> BuiltServ
         settings=settings,
         validator_hotkey=sim.validator_hotkey,
         netuid=sim.chain.netuid,
-        extra_jobs=[Job("simulator", SIM_STEP_SECONDS, sim_step)],
+        extra_jobs=jobs,
     )
     return BuiltService(
         service=service,
@@ -150,6 +190,22 @@ def _local(settings: Settings, db: Database, options: LocalOptions) -> BuiltServ
         sim=sim,
         chain_state=path,
     )
+
+
+def _periodic_save(sim: SimulatedSubnet, path: Path) -> Callable[[datetime], Awaitable[object]]:
+    """A job saving the subnet atomically, at most once per `CHAIN_STATE_SAVE_SECONDS` of
+    wall time, so a SIGKILL loses at most that much (or one simulator step) of history."""
+    last = time.monotonic()
+
+    async def save(_now: datetime) -> object:
+        nonlocal last
+        if time.monotonic() - last < CHAIN_STATE_SAVE_SECONDS:
+            return None
+        last = time.monotonic()
+        await asyncio.to_thread(write_atomically, path, sim.to_json())
+        return path
+
+    return save
 
 
 def _bittensor(settings: Settings, db: Database) -> BuiltService:
@@ -165,7 +221,7 @@ def _bittensor(settings: Settings, db: Database) -> BuiltService:
             network, settings.wallet_name, settings.wallet_hotkey, settings.wallet_path
         )
     except (FileNotFoundError, ValueError) as exc:
-        raise BuildError(str(exc)) from None
+        raise BuildError(str(exc), input_error=True) from None
     clock = SystemClock()
     hotkey = chain.hotkey
     service = Service(
@@ -187,11 +243,13 @@ def _bittensor(settings: Settings, db: Database) -> BuiltService:
 
 
 __all__ = [
+    "CHAIN_STATE_SAVE_SECONDS",
     "MISSING_SDK_HINT",
     "SIM_STEP_SECONDS",
     "BuildError",
     "BuiltService",
     "LocalOptions",
     "build_service",
+    "check_chain_state",
     "write_atomically",
 ]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from minertrace.db.database import Database
 from minertrace.db.migrate import upgrade
 from minertrace.sim.subnet import SimParams, SimulatedSubnet
 from minertrace.store import TopMiner, recreate_schema, top_miners
+from minertrace.validator.lock import HotkeyLock, LockHeldError
 from minertrace.validator.service import Job, Service, ServiceCounters
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,33 @@ def open_demo_database(settings: Settings) -> Database:
     base.embedded = None
     base.close()
     return db
+
+
+DEMO_LOCK = f"minertrace-demo/{DEMO_SCHEMA}"
+"""Name of the advisory lock a demo holds from before it resets its schema to its end."""
+
+
+class DemoRunningError(LockHeldError):
+    """Another demo is running on this database; nothing was touched."""
+
+
+@contextmanager
+def demo_lock(db: Database) -> Iterator[None]:
+    """Hold the demo's advisory lock for the block; `DemoRunningError` if another demo has it.
+
+    Taken before the schema is reset, so a second demo refuses without touching the first's
+    data.
+    """
+    lock = HotkeyLock(db.engine, DEMO_LOCK)
+    if not lock.acquire():
+        raise DemoRunningError(
+            f"another minertrace demo is running on this database (schema {DEMO_SCHEMA}); "
+            "wait for it to finish"
+        )
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def reset_demo_schema(db: Database) -> None:
@@ -121,8 +150,11 @@ def _farm_uid(sim: SimulatedSubnet) -> int | None:
 
 
 __all__ = [
+    "DEMO_LOCK",
     "DEMO_SCHEMA",
     "DemoResult",
+    "DemoRunningError",
+    "demo_lock",
     "open_demo_database",
     "reset_demo_schema",
     "run_demo",

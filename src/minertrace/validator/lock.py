@@ -46,6 +46,8 @@ class HotkeyLock:
         self.hotkey = hotkey
         self.key = lock_key(hotkey)
         self._conn: Connection | None = None
+        self.failure: str | None = None
+        """Why the last `ensure()` returned False (None after a success)."""
 
     @property
     def held(self) -> bool:
@@ -73,7 +75,12 @@ class HotkeyLock:
         return True
 
     def ensure(self) -> bool:
-        """True when the lock is still held; re-takes it if its connection was lost."""
+        """True when the lock is still held; re-takes it if its connection was lost.
+
+        When it returns False, `failure` says why: the database could not be reached, or
+        another session holds the lock.
+        """
+        self.failure = None
         if self._conn is not None:
             try:
                 ping(self._conn)
@@ -82,10 +89,14 @@ class HotkeyLock:
                 logger.warning("lost the lock connection of hotkey %s; re-taking it", self.hotkey)
                 self._discard()
         try:
-            return self.acquire()
+            got = self.acquire()
         except Exception as exc:
-            logger.warning("cannot re-take the lock of hotkey %s: %s", self.hotkey, exc)
+            self.failure = unreachable_message(exc)
+            logger.warning("cannot re-take the lock of hotkey %s: %s", self.hotkey, self.failure)
             return False
+        if not got:
+            self.failure = held_message(self.hotkey)
+        return got
 
     def release(self) -> None:
         """Unlock and close the connection (idempotent; errors are logged)."""
@@ -125,4 +136,11 @@ def held_message(hotkey: str) -> str:
     )
 
 
-__all__ = ["HotkeyLock", "LockHeldError", "held_message", "lock_key"]
+def unreachable_message(exc: BaseException) -> str:
+    """Why the lock could not be checked: the database did not answer (first line of it)."""
+    detail = str(getattr(exc, "orig", None) or exc).strip()
+    first = detail.splitlines()[0] if detail else type(exc).__name__
+    return f"the database is unreachable, so the weight-setting lock cannot be held ({first})"
+
+
+__all__ = ["HotkeyLock", "LockHeldError", "held_message", "lock_key", "unreachable_message"]

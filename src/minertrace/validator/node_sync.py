@@ -77,6 +77,61 @@ def _check_metagraph(neurons: Sequence[NeuronInfo]) -> None:
         raise MetagraphError(f"duplicate UIDs in the metagraph: {values[counts > 1].tolist()}")
 
 
+_MAX_UID = 65535
+_MAX_BLOCK = 2**63 - 1
+
+
+def _text_ok(value: object) -> bool:
+    """True for text PostgreSQL can store: a str without NUL and valid as UTF-8."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _int_in(value: object, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= high
+
+
+def storable_neurons(neurons: Sequence[NeuronInfo], log: logging.Logger) -> list[NeuronInfo]:
+    """The metagraph with what node_table cannot hold repaired, one warning per UID.
+
+    One neuron with a broken field must not fail the whole sync: an unstorable hotkey or
+    coldkey becomes NULL (a hotkey change to "unknown", so the UID's old rows are voided), a
+    bad axon address or port the chain's defaults, a block number out of range 0; a UID
+    that is not 0..65535 cannot be placed and is left out.
+    """
+    out: list[NeuronInfo] = []
+    for n in neurons:
+        if not _int_in(n.uid, _MAX_UID):
+            log.warning("metagraph: neuron with uid %r left out (not a UID)", n.uid)
+            continue
+        fixes: dict[str, object] = {}
+        for name in ("hotkey", "coldkey"):
+            if not _text_ok(getattr(n, name)):
+                fixes[name] = None
+        if not _text_ok(n.axon_ip):
+            fixes["axon_ip"] = "0.0.0.0"
+        if not _int_in(n.axon_port, _MAX_UID):
+            fixes["axon_port"] = 0
+        for name in ("last_update", "block_at_registration"):
+            if not _int_in(getattr(n, name), _MAX_BLOCK):
+                fixes[name] = 0
+        if fixes:
+            log.warning(
+                "metagraph: uid %d has unstorable %s; stored as %s",
+                n.uid,
+                ", ".join(sorted(fixes)),
+                ", ".join(f"{k}={v!r}" for k, v in sorted(fixes.items())),
+            )
+            n = dataclasses.replace(n, **fixes)  # type: ignore[arg-type]
+        out.append(n)
+    return out
+
+
 def apply_metagraph(
     conn_or_engine: Engine | Connection,
     neurons: Sequence[NeuronInfo],
@@ -94,6 +149,7 @@ def apply_metagraph(
     log = log or logger
     if now.tzinfo is None:
         raise ValueError(f"naive datetime {now.isoformat()}: pass a timezone-aware time")
+    neurons = storable_neurons(neurons, log)
     _check_metagraph(neurons)
     written = write_metagraph(conn_or_engine, neurons, now)
     changed = written.replacements

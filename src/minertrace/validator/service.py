@@ -14,7 +14,8 @@ blocks) runs the subnet at full speed. Each pass of the loop:
    validator's hotkey set on chain (`validator.shadow`);
 5. the period statistics refresh every `stats_refresh_interval_seconds`;
 6. retention every `cleanup_frequency_hours`;
-7. `flush` of the trace queue and `verify_pending` (commit-reveal read-backs);
+7. `flush` of the trace queue, `reconcile_unsettled` (rows a dead process left open; also
+   on start) and `verify_pending` (commit-reveal read-backs);
 
 then it sleeps until the earliest of the next due job and the next epoch block. Node sync,
 stats, retention, flush and epoch failures are logged and counted and never stop the loop or
@@ -51,6 +52,7 @@ from minertrace.validator.cycle import CycleContext, CycleResult, flush, run_cyc
 from minertrace.validator.forks import detect_orphans
 from minertrace.validator.lock import HotkeyLock, LockHeldError, held_message
 from minertrace.validator.node_sync import sync_nodes
+from minertrace.validator.reconcile import reconcile_unsettled
 from minertrace.validator.shadow import Shadow
 from minertrace.validator.verify import verify_pending
 from minertrace.vocabulary import BLOCK_SECONDS, PeriodType
@@ -225,6 +227,8 @@ class Service:
         if not got:
             raise LockHeldError(held_message(self.validator_hotkey))
         self._started = True
+        # Submissions a previous run left open are settled before anything new is sent.
+        await self._guard("reconcile", lambda: reconcile_unsettled(self.ctx))
 
     async def close(self) -> None:
         """Last flush of the trace queue (best effort), then release the lock."""
@@ -274,6 +278,7 @@ class Service:
             if job.due(now):
                 await self._run_job(job, now)
         await self._guard("flush", lambda: flush(self.ctx))
+        await self._guard("reconcile", lambda: reconcile_unsettled(self.ctx))
         await self._guard("verify", lambda: verify_pending(self.ctx))
         if self.observer is not None:
             await self._guard("observe", self.observer.after_pass)

@@ -5,7 +5,7 @@ Pure numpy: no database, clock or network. Entry point: :func:`compute_cycle`.
 
 from minertrace.weights.config import TASKS, WeightConfig
 from minertrace.weights.engine import compute_cycle
-from minertrace.weights.inputs import CycleInputs, Node, NodeList, ScoreRow
+from minertrace.weights.inputs import CycleInputError, CycleInputs, Node, NodeList, ScoreRow
 from minertrace.weights.jsonsafe import finite_or_null
 from minertrace.weights.pathways import PATHWAY_LABELS, TaskStage
 from minertrace.weights.rules import (
@@ -30,6 +30,7 @@ __all__ = [
     "PATHWAY_LABELS",
     "TASKS",
     "U16_MAX",
+    "CycleInputError",
     "CycleInputs",
     "CycleTrace",
     "GaiaRules",

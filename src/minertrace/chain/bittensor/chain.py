@@ -55,8 +55,9 @@ DEFAULT_SUBMIT_TIMEOUT = 120.0
 def load_wallet(name: str, hotkey: str, path: str | None = None) -> bt.Wallet:
     """Open a bittensor wallet by its settings names (`--wallet.name`, `--wallet.hotkey`).
 
-    Only the hotkey is needed to set weights; it is read here so a missing or misnamed
-    wallet fails at start-up with the path it looked at, not at the first submission.
+    Only the hotkey is needed to set weights; it is read here so a missing, misnamed or
+    corrupt wallet fails at start-up with the path it looked at (`FileNotFoundError`,
+    `ValueError`), not at the first submission.
     """
     wallet = bt.Wallet(name, hotkey, os.path.expanduser(path)) if path else bt.Wallet(name, hotkey)
     hotkey_path = os.path.join(os.path.expanduser(wallet.path), name, "hotkeys", hotkey)
@@ -64,6 +65,14 @@ def load_wallet(name: str, hotkey: str, path: str | None = None) -> bt.Wallet:
         raise FileNotFoundError(
             f"bittensor wallet {name!r} has no hotkey {hotkey!r} (looked for {hotkey_path})"
         )
+    try:
+        address = bt.public_view(wallet, "hotkey").ss58_address
+    except Exception as exc:
+        # The SDK's keyfile errors have no common base beyond Exception.
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"the hotkey file {hotkey_path} cannot be read: {detail}") from None
+    if not address:
+        raise ValueError(f"the hotkey file {hotkey_path} holds no address")
     return wallet
 
 
