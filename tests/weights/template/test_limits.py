@@ -113,7 +113,6 @@ def test_u16_rounds_half_to_even_and_drops_zeros() -> None:
 VECTORS = (
     Path(__file__).resolve().parents[2]
     / "data"
-    / "conformance"
     / "template"
     / "sdk_process_weights.json"
 )

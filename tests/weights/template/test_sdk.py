@@ -4,7 +4,7 @@ The v11 SDK keeps the max-weight clip (``intents.weights.clip_to_max_weight``, f
 the u16 quantisation (``intents.weights.normalize``); SDKs up to v9 have the whole
 ``weight_utils`` (``process_weights``, ``convert_weights_and_uids_for_emit``). Each test runs
 when its SDK function is importable; the outputs of the v9 functions on random inputs are also
-kept as vectors (``tests/data/conformance/template``, checked in ``test_limits.py``).
+kept as vectors (``tests/data/template``, checked in ``test_limits.py``).
 """
 
 from __future__ import annotations
