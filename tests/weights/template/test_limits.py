@@ -110,12 +110,7 @@ def test_u16_rounds_half_to_even_and_drops_zeros() -> None:
     assert vals.tolist() == [65535, 32768]
 
 
-VECTORS = (
-    Path(__file__).resolve().parents[2]
-    / "data"
-    / "template"
-    / "sdk_process_weights.json"
-)
+VECTORS = Path(__file__).resolve().parents[2] / "data" / "template" / "sdk_process_weights.json"
 
 
 def _vectors() -> list[dict[str, Any]]:
