@@ -72,9 +72,6 @@ def cli_settings(args: list[str] | None = None, **overrides: Any) -> Settings:
     except SettingsError as exc:
         raise fail(str(exc), EXIT_INPUT) from None
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    # Each command sets its own verbosity (the demo quiets this logger): start from the root's,
-    # so a command run in the same process after another one is not left muted.
-    logging.getLogger("minertrace").setLevel(logging.NOTSET)
     if settings.log_level != "DEBUG":
         for noisy in _QUIET_LOGGERS:
             logging.getLogger(noisy).setLevel(logging.WARNING)
