@@ -26,9 +26,11 @@ from minertrace.store.nodes import (
     HotkeyReplacement,
     MetagraphWrite,
     NodeRecord,
+    node_columns,
     read_active_validators,
     read_nodes,
     subnet_size,
+    update_node_values,
     write_metagraph,
 )
 from minertrace.store.pipeline import fill_pipeline_columns, set_submission_block, upsert_miner_rows
@@ -115,6 +117,7 @@ __all__ = [
     "insert_submission",
     "mark_in_force",
     "mark_orphaned",
+    "node_columns",
     "orphan_candidates",
     "period_params",
     "ping",
@@ -137,6 +140,7 @@ __all__ = [
     "transaction",
     "try_advisory_lock",
     "unsettled_rows",
+    "update_node_values",
     "update_outcome",
     "upsert_miner_rows",
     "validate_task",

@@ -15,6 +15,10 @@
    max(last_updated) stays the latest sync.
 
 A node row whose hotkey was NULL gaining a hotkey is a registration, not a replacement.
+
+`update_node_values` is the database work of a sync that knows the metagraph's UIDs and
+hotkeys equal what it last wrote (`minertrace.validator.node_sync.MetagraphMemory`): the rows
+whose values changed, and the sync time on the highest UID's row.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -133,6 +138,13 @@ _VOID_SCORES = text(
 # never atomicity); that wait was most of a sync's time.
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
+_STAMP = text(
+    """
+    UPDATE node_table SET last_updated = CAST(:now AS timestamptz)
+     WHERE uid = (SELECT max(uid) FROM node_table)
+    """
+)
+
 _DELETE_NODES = delete(node_table).where(_N.uid == any_(bindparam("uids", type_=ARRAY(Integer))))
 
 # Only new rows and rows whose chain values differ are written: most syncs change a few UIDs
@@ -217,7 +229,8 @@ def subnet_size(conn: Connection) -> int | None:
     return None if top is None else int(top) + 1
 
 
-def _node_columns(neurons: Sequence[NeuronInfo], now: datetime) -> dict[str, object]:
+def node_columns(neurons: Sequence[NeuronInfo]) -> dict[str, list[Any]]:
+    """The node_table columns of `neurons`, one list per column (the upsert's parameters)."""
     return {
         "uids": [n.uid for n in neurons],
         "hotkeys": [n.hotkey for n in neurons],
@@ -232,7 +245,6 @@ def _node_columns(neurons: Sequence[NeuronInfo], now: datetime) -> dict[str, obj
         "dividends": [n.dividends for n in neurons],
         "permits": [n.validator_permit for n in neurons],
         "last_updates": [n.last_update for n in neurons],
-        "now": now,
     }
 
 
@@ -246,7 +258,7 @@ def write_metagraph(
     the existing rows whose values changed. The caller checks the metagraph (non-empty,
     unique UIDs) first.
     """
-    columns = _node_columns(neurons, now)
+    columns: dict[str, object] = {**node_columns(neurons), "now": now}
     with transaction(conn_or_engine) as conn:
         if isinstance(conn_or_engine, Engine):
             conn.execute(_ASYNC_COMMIT)
@@ -279,4 +291,34 @@ def write_metagraph(
         removed_uids=removed,
         stats_rows_deleted=stats_deleted,
         score_rows_voided=voided,
+    )
+
+
+def update_node_values(
+    engine: Engine, neurons: Sequence[NeuronInfo], now: datetime
+) -> MetagraphWrite:
+    """Write the chain values of `neurons` and stamp `now` as the latest sync, nothing else.
+
+    For a sync that knows the metagraph's UIDs and hotkeys equal what it last wrote and passes
+    only the neurons whose values changed (none: the stamp alone). The rows are compared with
+    the table as in `write_metagraph` and only those that differ are written; one
+    transaction, committed asynchronously, of one or two statements.
+    """
+    with engine.begin() as conn:
+        conn.execute(_ASYNC_COMMIT)
+        conn.execute(_STAMP, {"now": now})
+        upserted = (
+            conn.execute(
+                _UPSERT_NODES, {**node_columns(neurons), "now": now, "stamp_uid": -1}
+            ).all()
+            if neurons
+            else []
+        )
+    return MetagraphWrite(
+        inserted_uids=sorted(int(r.uid) for r in upserted if r.inserted),
+        updated_uids=sorted(int(r.uid) for r in upserted if not r.inserted),
+        replacements=[],
+        removed_uids=[],
+        stats_rows_deleted=0,
+        score_rows_voided=0,
     )

@@ -8,6 +8,15 @@ then the metagraph is upserted (only the rows whose values changed are rewritten
 After the commit, `minertrace.store.delete_stale_rows` removes any stats row whose
 (miner_uid, miner_hotkey) no longer matches node_table (the bulk cleanup).
 
+With a `MetagraphMemory` (the service keeps one), a sync whose metagraph has the UIDs and
+hotkeys it last wrote needs none of that: it compares the new metagraph with the last one
+column by column (numpy arrays) and writes only the rows whose values changed, with the sync
+time (`minertrace.store.update_node_values`; most syncs between two epochs change nothing or
+a validator's `last_update`), and skips the bulk cleanup. The first sync of a memory, every
+`full` sync (the service's sync right after each epoch), a sync after a failed one, and any
+sync where a UID or hotkey changed run the whole transaction above, so a row changed behind
+the service's back (another process, a restore) is rewritten at the next epoch at the latest.
+
 Decisions:
 - A node row whose hotkey was NULL (a Gaia layout pre-creates empty UID rows) gaining a hotkey
   is a registration, not a replacement: nothing is known of a previous miner to void.
@@ -37,7 +46,13 @@ import numpy as np
 from sqlalchemy import Connection, Engine
 
 from minertrace.chain.types import Chain, NeuronInfo
-from minertrace.store import HotkeyReplacement, delete_stale_rows, write_metagraph
+from minertrace.store import (
+    HotkeyReplacement,
+    delete_stale_rows,
+    node_columns,
+    update_node_values,
+    write_metagraph,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +79,69 @@ class NodeSyncReport:
     """score_table rows in which at least one entry was set to NaN."""
     stale_rows_deleted: int | None = None
     """Rows deleted by the bulk cleanup (None when it did not run)."""
+    unchanged: bool = False
+    """The metagraph equalled the last one written (`MetagraphMemory`): only the sync time
+    was written."""
+
+
+class MetagraphMemory:
+    """The metagraph a sync last wrote, as one numpy array per node_table column.
+
+    `sync_nodes` compares each new metagraph with it; `forget()` makes the next sync write in
+    full (a failed write forgets too).
+    """
+
+    def __init__(self) -> None:
+        self._columns: dict[str, np.ndarray] | None = None
+
+    @staticmethod
+    def arrays(neurons: Sequence[NeuronInfo]) -> dict[str, np.ndarray]:
+        """The node_table columns of `neurons` as arrays (text columns as object arrays)."""
+        columns = node_columns(neurons)
+        return {name: np.asarray(columns[name], dtype=_DTYPES[name]) for name in _DTYPES}
+
+    def changed_rows(self, arrays: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Indices of the rows of `arrays` whose values differ from the last metagraph
+        written; None when it must be written in full (nothing remembered, or a UID or a
+        hotkey differs)."""
+        last = self._columns
+        if last is None or last["uids"].shape != arrays["uids"].shape:
+            return None
+        if (last["uids"] != arrays["uids"]).any() or (last["hotkeys"] != arrays["hotkeys"]).any():
+            return None
+        differ = np.zeros(arrays["uids"].shape, dtype=np.bool_)
+        for name, new in arrays.items():
+            old = last[name]
+            unequal = old != new
+            if new.dtype.kind == "f":
+                unequal &= ~(np.isnan(old) & np.isnan(new))
+            differ |= unequal
+        return np.flatnonzero(differ)
+
+    def remember(self, arrays: dict[str, np.ndarray]) -> None:
+        """Record `arrays` as the metagraph now in node_table."""
+        self._columns = arrays
+
+    def forget(self) -> None:
+        """Make the next sync write in full."""
+        self._columns = None
+
+
+_DTYPES: dict[str, type] = {
+    "uids": np.int64,
+    "hotkeys": object,
+    "coldkeys": object,
+    "ips": object,
+    "ip_types": object,
+    "ports": np.int64,
+    "incentives": np.float64,
+    "stakes": np.float64,
+    "vtrusts": np.float64,
+    "consensus": np.float64,
+    "dividends": np.float64,
+    "permits": np.bool_,
+    "last_updates": np.int64,
+}
 
 
 def _check_metagraph(neurons: Sequence[NeuronInfo]) -> None:
@@ -188,19 +266,43 @@ async def sync_nodes(
     now: datetime,
     log: logging.Logger | None = None,
     cleanup_stale: bool = True,
+    memory: MetagraphMemory | None = None,
+    full: bool = False,
 ) -> NodeSyncReport:
     """Fetch the metagraph of `netuid` from `chain` and sync node_table with it.
 
     Runs `apply_metagraph` (one transaction) and then, with `cleanup_stale`, the bulk
     cleanup of stats rows whose (miner_uid, miner_hotkey) no longer matches node_table. The
     database work runs on the sync Engine in a worker thread. A cleanup failure is logged
-    and does not undo the sync.
+    and does not undo the sync. With `memory` and not `full`, a metagraph equal to the last
+    one written only stamps the sync time (see the module doc).
     """
     log = log or logger
     neurons = await chain.neurons(netuid)
-    # Both transactions run in one worker-thread hop: on a busy machine each hop waits for
-    # the event loop and a thread, which cost more than the sync's statements.
-    return await asyncio.to_thread(_apply_and_clean, engine, neurons, now, log, cleanup_stale)
+    if memory is None:
+        # Both transactions run in one worker-thread hop: on a busy machine each hop waits
+        # for the event loop and a thread, which cost more than the sync's statements.
+        return await asyncio.to_thread(_apply_and_clean, engine, neurons, now, log, cleanup_stale)
+    if now.tzinfo is None:
+        raise ValueError(f"naive datetime {now.isoformat()}: pass a timezone-aware time")
+    storable = storable_neurons(neurons, log)
+    _check_metagraph(storable)
+    arrays = MetagraphMemory.arrays(storable)
+    changed = None if full else memory.changed_rows(arrays)
+    memory.forget()
+    if changed is not None:
+        rows = [storable[i] for i in changed.tolist()]
+        written = await asyncio.to_thread(update_node_values, engine, rows, now)
+        memory.remember(arrays)
+        return NodeSyncReport(
+            n_neurons=len(storable),
+            inserted_uids=written.inserted_uids,
+            updated_uids=written.updated_uids,
+            unchanged=not rows,
+        )
+    report = await asyncio.to_thread(_apply_and_clean, engine, storable, now, log, cleanup_stale)
+    memory.remember(arrays)
+    return report
 
 
 def _apply_and_clean(

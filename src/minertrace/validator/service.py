@@ -5,17 +5,24 @@ the database or the chain, and a simulated clock (LocalChain's, where sleeping p
 blocks) runs the subnet at full speed. Each pass of the loop:
 
 1. the extra jobs that are due (the simulator writing score rows, in the demo);
-2. epoch check: when `chain.last_epoch_block` has moved, a node sync right away, then
+2. epoch check: when `chain.last_epoch_block` has moved, a full node sync right away, then
    `apply_epoch_results` (with `enable_chain_integration`) and `detect_orphans`;
 3. node sync when `node_sync_interval_seconds` have passed (also followed by detect_orphans);
+   between epochs a sync whose metagraph equals the last one written only stamps the sync
+   time (`node_sync.MetagraphMemory`), and a fork check finds nothing to read while the
+   tip it last checked is still on the best chain and no step wrote submissions since
+   (`forks.ForkWatch`);
 4. a weight cycle (`run_cycle`) every `cycle_interval_seconds`, only while this process holds
    the hotkey's advisory lock; in shadow mode (`settings.shadow`) a shadow cycle instead
    (traced, never submitted) and, every `shadow_watch_seconds`, a look at the weights the
    validator's hotkey set on chain (`validator.shadow`);
 5. the period statistics refresh every `stats_refresh_interval_seconds`;
 6. retention every `cleanup_frequency_hours`;
-7. `flush` of the trace queue, `reconcile_unsettled` (rows a dead process left open; also
-   on start) and `verify_pending` (commit-reveal read-backs);
+7. `flush` of the trace queue (when it holds anything), `reconcile_unsettled` (rows a dead
+   process or a failed cycle left open: on start and after each pass that ran the cycle
+   step, so a failed settlement is retried after the next cycle) and `verify_pending`
+   (commit-reveal read-backs: on the first pass, after a new epoch or a cycle, and again
+   after a pass whose verification could not read or write the database).
 
 then it sleeps until the earliest of the next due job and the next epoch block. Node sync,
 stats, retention, flush and epoch failures are logged and counted and never stop the loop or
@@ -49,9 +56,9 @@ from minertrace.store import fill_pipeline_columns
 from minertrace.store.health import ping
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.cycle import CycleContext, CycleResult, flush, run_cycle
-from minertrace.validator.forks import detect_orphans
+from minertrace.validator.forks import ForkWatch, detect_orphans
 from minertrace.validator.lock import HotkeyLock, LockHeldError, held_message
-from minertrace.validator.node_sync import sync_nodes
+from minertrace.validator.node_sync import MetagraphMemory, sync_nodes
 from minertrace.validator.reconcile import reconcile_unsettled
 from minertrace.validator.shadow import Shadow
 from minertrace.validator.verify import verify_pending
@@ -78,6 +85,9 @@ class Job:
     action: JobAction
     next_due: datetime | None = None
     """None = due at the first pass."""
+    writes_submissions: bool = False
+    """An extra job that may write weight_submissions rows makes the next fork check read
+    them again (see `forks.ForkWatch`); the demo's simulator writes none."""
 
     def due(self, now: datetime) -> bool:
         """Whether the job should run at `now`."""
@@ -95,6 +105,9 @@ class ServiceCounters:
     """Epoch blocks the service noticed (and synced after)."""
     skipped_cycles_no_lock: int = 0
     skipped_cycles_db_down: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds spent in each step (a step run inside another counts under its own name
+    only: node_sync excludes the orphans check it runs)."""
 
     def snapshot(self) -> dict[str, object]:
         """Plain-dict view for logs."""
@@ -178,6 +191,10 @@ class Service:
         self._signals = 0
         self._started = False
         self._gates: dict[str, FailureGate] = {}
+        self._nested: list[float] = []
+        self.metagraph = MetagraphMemory()
+        self.forks = ForkWatch()
+        self._verify_due = True
         self.observer: ServiceObserver | None = None
         if metrics is not None:
             self.attach_metrics(metrics)
@@ -270,18 +287,47 @@ class Service:
         for job in self.extra_jobs:
             if job.due(now) and not self.stopping:
                 await self._run_job(job, now)
-        await self._check_epoch()
+                if job.writes_submissions:
+                    self.forks.touch()
+        if await self._check_epoch():
+            self._verify_due = True
+        cycled = False
         for job in self.jobs.values():
             if self.stopping:
                 return
             now = self.clock.now()
             if job.due(now):
                 await self._run_job(job, now)
-        await self._guard("flush", lambda: flush(self.ctx))
-        await self._guard("reconcile", lambda: reconcile_unsettled(self.ctx))
-        await self._guard("verify", lambda: verify_pending(self.ctx))
+                cycled = cycled or job.name == "cycle"
+                if job.name in ("cycle", "observe"):
+                    self.forks.touch()
+        await self._flush()
+        if cycled:
+            # Only a cycle leaves rows open once the start-up settlement ran (this process
+            # holds the hotkey's lock); the rows its queue holds are left to the queue.
+            if await self._guard("reconcile", lambda: reconcile_unsettled(self.ctx)):
+                self.forks.touch()
+            self._verify_due = True
+        if self._verify_due:
+            await self._verify()
         if self.observer is not None:
             await self._guard("observe", self.observer.after_pass)
+
+    async def _flush(self) -> None:
+        # An empty queue has nothing to write; the worker-thread hop would be all the cost.
+        if len(self.ctx.queue) and await self._guard("flush", lambda: flush(self.ctx)):
+            self.forks.touch()
+
+    async def _verify(self) -> None:
+        """verify_pending, and whether it must run again next pass: a committed row becomes
+        verifiable only when the chain's last epoch passes its reveal block, so new epochs
+        and new cycles are what make it due, and a database failure (counted in the cycle
+        metrics) keeps it due."""
+        failures = self.ctx.metrics.persist_failures
+        result = await self._guard("verify", lambda: verify_pending(self.ctx))
+        if result:
+            self.forks.touch()
+        self._verify_due = result is None or self.ctx.metrics.persist_failures != failures
 
     async def _run_job(self, job: Job, now: datetime) -> None:
         job.next_due = now + timedelta(seconds=job.interval)
@@ -301,6 +347,7 @@ class Service:
         t0 = time.perf_counter()
         error: BaseException | None = None
         result: object = None
+        self._nested.append(0.0)
         try:
             if observer is None:
                 result = await step()
@@ -316,8 +363,14 @@ class Service:
         else:
             self.counters.runs[name] += 1
             self._gate(name).ok()
+        finally:
+            elapsed = time.perf_counter() - t0
+            spent = self.counters.seconds
+            spent[name] = spent.get(name, 0.0) + elapsed - self._nested.pop()
+            if self._nested:
+                self._nested[-1] += elapsed
         if observer is not None:
-            observer.job_done(name, result, error, time.perf_counter() - t0)
+            observer.job_done(name, result, error, elapsed)
         return result
 
     async def _next_wakeup(self, until: datetime | None) -> datetime:
@@ -350,7 +403,9 @@ class Service:
 
     # ---------------------------------------------------------------- steps
 
-    async def _check_epoch(self) -> None:
+    async def _check_epoch(self) -> bool:
+        """The epoch step; True when the epoch block moved (or could not be read: what
+        depends on it is then tried again)."""
         try:
             block = await self.chain.last_epoch_block(self.netuid)
         except Exception as exc:
@@ -358,19 +413,19 @@ class Service:
             self._gate("chain").failed(
                 f"cannot read the last epoch block: {_first_line(exc)}", exc_info=exc
             )
-            return
+            return True
         self._gate("chain").ok()
         if block == self._last_epoch_block or block <= 0:
             self._last_epoch_block = block
-            return
+            return False
         self._last_epoch_block = block
         self.counters.epochs.append(block)
         now = self.clock.now()
         sync = self.jobs["node_sync"]
         sync.next_due = now + timedelta(seconds=sync.interval)
-        synced = await self._guard("node_sync", lambda: self._node_sync(now))
+        synced = await self._guard("node_sync", lambda: self._node_sync(now, full=True))
         if synced is None:
-            return
+            return True
         if self.settings.enable_chain_integration:
             await self._guard(
                 "epoch_results",
@@ -384,13 +439,28 @@ class Service:
                     log=self.log,
                 ),
             )
+        return True
 
-    async def _node_sync(self, now: datetime) -> object:
-        report = await sync_nodes(self.engine, self.chain, self.netuid, now=now, log=self.log)
+    async def _node_sync(self, now: datetime, *, full: bool = False) -> object:
+        """A node sync (in full right after an epoch, or when asked), then the fork check."""
+        report = await sync_nodes(
+            self.engine,
+            self.chain,
+            self.netuid,
+            now=now,
+            log=self.log,
+            memory=self.metagraph,
+            full=full,
+        )
         await self._guard(
             "orphans",
             lambda: detect_orphans(
-                self.engine, self.chain, self.validator_hotkey, netuid=self.netuid, log=self.log
+                self.engine,
+                self.chain,
+                self.validator_hotkey,
+                netuid=self.netuid,
+                log=self.log,
+                watch=self.forks,
             ),
         )
         return report
