@@ -5,8 +5,8 @@ Layout of the chain it builds: UID 0 the subnet owner, UID 1 the validator miner
 for (`validator_hotkey`, the largest stake), then the peer validators (kinds honest, copier,
 stale, self_dealer in turn), then the miners. Everything is derived from `seed`.
 
-`step(engine, now)` writes every score row due since the previous step (one transaction, one
-`record_scores` per row), fires the scheduled events that are due (a hotkey replacement, an
+`step(engine, now)` writes every score row due since the previous step (one statement,
+`record_score_rows`), fires the scheduled events that are due (a hotkey replacement, an
 injected rejection, ...) and keeps the chain's miner quality (what honest peers see) in line
 with who is still answering. The first step also writes `history` worth of past rows, so the
 first weight cycle has data to work on, as a validator that has been running would.
@@ -30,7 +30,7 @@ from minertrace.chain.types import ChainError, SubnetHyperparameters
 from minertrace.chain.yuma import YumaParams
 from minertrace.sim.population import Population, make_population
 from minertrace.sim.tasks import TaskRun, run_rng, run_scores, runs_between
-from minertrace.store import record_scores
+from minertrace.store import ScoreRow, record_score_rows
 
 logger = logging.getLogger(__name__)
 
@@ -239,23 +239,16 @@ class SimulatedSubnet:
         return out
 
     def step(self, engine: Engine, now: datetime) -> StepReport:
-        """Fire due events, write due score rows (one transaction), update miner quality."""
+        """Fire due events, write due score rows (one statement), update miner quality."""
         fired = [self._fire(e, now) for e in self._events if not e.fired]
         events = [f for f in fired if f]
         runs = self.due_runs(now)
         if runs:
-            n = self.chain.n
-            with engine.begin() as conn:
-                for run in runs:
-                    record_scores(
-                        conn,
-                        run.task_name,
-                        run.task_id,
-                        self.scores_for(run),
-                        run.at,
-                        run.status,
-                        n_uids=n,
-                    )
+            rows = [
+                ScoreRow(run.task_name, run.task_id, self.scores_for(run), run.at, run.status)
+                for run in runs
+            ]
+            record_score_rows(engine, rows, n_uids=self.chain.n)
         self._written_until = now + timedelta(microseconds=1)
         self.sync_quality(now)
         return StepReport(rows_written=len(runs), events=events)

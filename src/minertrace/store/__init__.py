@@ -43,6 +43,7 @@ from minertrace.store.reconcile import (
 )
 from minertrace.store.records import Attempt, Outcome, TraceRecord, Verification
 from minertrace.store.schema import recreate_schema, table_row_counts
+from minertrace.store.score_batch import ScoreRow, record_score_rows
 from minertrace.store.score_values import (
     IngestReport,
     Scores,
@@ -98,6 +99,7 @@ __all__ = [
     "Outcome",
     "PeriodWindow",
     "ScoreRecord",
+    "ScoreRow",
     "ScoreValidationError",
     "ScoreWindows",
     "Scores",
@@ -128,6 +130,7 @@ __all__ = [
     "read_nodes",
     "read_soil_rows",
     "read_weather_rows",
+    "record_score_rows",
     "record_scores",
     "record_scores_async",
     "recreate_schema",

@@ -34,7 +34,9 @@ SIM_STEP_SECONDS = 600.0
 def open_demo_database(settings: Settings) -> Database:
     """The demo's database handle: every connection's search_path is the demo schema."""
     base = Database.open(settings.database_url, settings.data_dir / "demo", check=False)
-    url = base.url.update_query_dict({"options": f"-csearch_path={DEMO_SCHEMA}"})
+    url = base.url.update_query_dict(
+        {"options": f"-csearch_path={DEMO_SCHEMA} -csynchronous_commit=off"}
+    )
     db = Database(url, embedded=base.embedded)
     base.embedded = None
     base.close()
