@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from minertrace.db.tables import weight_submissions
 from minertrace.validator import forks
 from minertrace.validator.forks import ForkWatch, detect_orphans
-from tests.validator.test_node_sync import NET, add_submission, make_chain, statements
+from tests.helpers.node_sync import NET, add_submission, make_chain, statements
 
 TARGET = ([3, 4], [65535, 20000])
 

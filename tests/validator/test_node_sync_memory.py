@@ -14,7 +14,7 @@ from minertrace.stats.periods import current_periods
 from minertrace.store import HotkeyReplacement, record_scores
 from minertrace.validator import node_sync as node_sync_module
 from minertrace.validator.node_sync import MetagraphMemory, sync_nodes
-from tests.validator.test_node_sync import (
+from tests.helpers.node_sync import (
     NET,
     add_stats,
     assert_node_matches,

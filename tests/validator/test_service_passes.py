@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from minertrace.chain.types import SubnetHyperparameters
+from minertrace.config import Settings, load_settings
 from minertrace.sim.subnet import SimParams, SimulatedSubnet
 from minertrace.validator import service as service_module
 from minertrace.validator.node_sync import NodeSyncReport, sync_nodes
 from minertrace.validator.service import Job, Service
-from tests.validator.test_node_sync import assert_node_matches
-from tests.validator.test_service import HOUR, _settings
+from tests.helpers.node_sync import assert_node_matches
+
+HOUR = 3600.0
 
 SUBMITTING = """
     INSERT INTO weight_submissions (validator_hotkey, netuid, computed_at, n_uids, config,
@@ -22,6 +24,17 @@ SUBMITTING = """
     VALUES (:h, :n, :at, 0, '{}', '[]', '{}', '{}', true, false, 'submitting')
     RETURNING id
 """
+
+
+def _settings(url: str) -> Settings:
+    return load_settings(
+        database_url=url,
+        cycle_interval_seconds=3600,
+        node_sync_interval_seconds=300,
+        stats_refresh_interval_seconds=3600,
+        cleanup_frequency_hours=1,
+        retention_days=30,
+    )
 
 
 def _sim(**hp: Any) -> SimulatedSubnet:
