@@ -7,11 +7,9 @@ blocks) runs the subnet at full speed. Each pass of the loop:
 1. the extra jobs that are due (the simulator writing score rows, in the demo);
 2. epoch check: when `chain.last_epoch_block` has moved, a full node sync right away, then
    `apply_epoch_results` (with `enable_chain_integration`) and `detect_orphans`;
-3. node sync when `node_sync_interval_seconds` have passed (also followed by detect_orphans);
-   between epochs a sync whose metagraph equals the last one written only stamps the sync
-   time (`node_sync.MetagraphMemory`), and a fork check finds nothing to read while the
-   tip it last checked is still on the best chain and no step wrote submissions since
-   (`forks.ForkWatch`);
+3. node sync when `node_sync_interval_seconds` have passed (also followed by detect_orphans):
+   between epochs it writes only what changed (`node_sync.MetagraphMemory`), and the fork
+   check reads nothing while no step wrote submissions and its tip stands (`forks.ForkWatch`);
 4. a weight cycle (`run_cycle`) every `cycle_interval_seconds`, only while this process holds
    the hotkey's advisory lock; in shadow mode (`settings.shadow`) a shadow cycle instead
    (traced, never submitted) and, every `shadow_watch_seconds`, a look at the weights the
@@ -19,10 +17,9 @@ blocks) runs the subnet at full speed. Each pass of the loop:
 5. the period statistics refresh every `stats_refresh_interval_seconds`;
 6. retention every `cleanup_frequency_hours`;
 7. `flush` of the trace queue (when it holds anything), `reconcile_unsettled` (rows a dead
-   process or a failed cycle left open: on start and after each pass that ran the cycle
-   step, so a failed settlement is retried after the next cycle) and `verify_pending`
-   (commit-reveal read-backs: on the first pass, after a new epoch or a cycle, and again
-   after a pass whose verification could not read or write the database).
+   process or a failed cycle left open: on start and after each cycle, which also retries a
+   failed settlement) and `verify_pending` (commit-reveal read-backs: on the first pass, after
+   a new epoch or a cycle, and after a read-back that could not reach the database).
 
 then it sleeps until the earliest of the next due job and the next epoch block. Node sync,
 stats, retention, flush and epoch failures are logged and counted and never stop the loop or
@@ -35,10 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -57,6 +51,7 @@ from minertrace.store.health import ping
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.cycle import CycleContext, CycleResult, flush, run_cycle
 from minertrace.validator.forks import ForkWatch, detect_orphans
+from minertrace.validator.jobs import Job, JobAction, ServiceCounters, StepTimes
 from minertrace.validator.lock import HotkeyLock, LockHeldError, held_message
 from minertrace.validator.node_sync import MetagraphMemory, sync_nodes
 from minertrace.validator.reconcile import reconcile_unsettled
@@ -68,57 +63,9 @@ from minertrace.weights import WeightConfig
 logger = logging.getLogger(__name__)
 
 
-JobAction = Callable[[datetime], Awaitable[object]]
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:300]
-
-
-@dataclass
-class Job:
-    """A step the loop runs every `interval` seconds of clock time."""
-
-    name: str
-    interval: float
-    action: JobAction
-    next_due: datetime | None = None
-    """None = due at the first pass."""
-    writes_submissions: bool = False
-    """An extra job that may write weight_submissions rows makes the next fork check read
-    them again (see `forks.ForkWatch`); the demo's simulator writes none."""
-
-    def due(self, now: datetime) -> bool:
-        """Whether the job should run at `now`."""
-        return self.next_due is None or now >= self.next_due
-
-
-@dataclass
-class ServiceCounters:
-    """What the loop did, by step: runs and failures (a failure never stops the loop)."""
-
-    runs: Counter[str] = field(default_factory=Counter)
-    failures: Counter[str] = field(default_factory=Counter)
-    cycle_statuses: Counter[str] = field(default_factory=Counter)
-    epochs: list[int] = field(default_factory=list)
-    """Epoch blocks the service noticed (and synced after)."""
-    skipped_cycles_no_lock: int = 0
-    skipped_cycles_db_down: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)
-    """Wall seconds spent in each step (a step run inside another counts under its own name
-    only: node_sync excludes the orphans check it runs)."""
-
-    def snapshot(self) -> dict[str, object]:
-        """Plain-dict view for logs."""
-        return {
-            "runs": dict(self.runs),
-            "failures": dict(self.failures),
-            "cycle_statuses": dict(self.cycle_statuses),
-            "epochs": len(self.epochs),
-            "skipped_cycles_no_lock": self.skipped_cycles_no_lock,
-            "skipped_cycles_db_down": self.skipped_cycles_db_down,
-        }
 
 
 class Service:
@@ -191,7 +138,7 @@ class Service:
         self._signals = 0
         self._started = False
         self._gates: dict[str, FailureGate] = {}
-        self._nested: list[float] = []
+        self._times = StepTimes(self.counters.seconds)
         self.metagraph = MetagraphMemory()
         self.forks = ForkWatch()
         self._verify_due = True
@@ -319,10 +266,8 @@ class Service:
             self.forks.touch()
 
     async def _verify(self) -> None:
-        """verify_pending, and whether it must run again next pass: a committed row becomes
-        verifiable only when the chain's last epoch passes its reveal block, so new epochs
-        and new cycles are what make it due, and a database failure (counted in the cycle
-        metrics) keeps it due."""
+        # A commit becomes verifiable when the last epoch passes its reveal block: new epochs
+        # and cycles make this due; a database failure (a persist failure) keeps it due.
         failures = self.ctx.metrics.persist_failures
         result = await self._guard("verify", lambda: verify_pending(self.ctx))
         if result:
@@ -344,10 +289,9 @@ class Service:
         (one line when a run of failures starts, summaries, one when it ends), never
         propagated."""
         observer = self.observer
-        t0 = time.perf_counter()
+        t0 = self._times.begin()
         error: BaseException | None = None
         result: object = None
-        self._nested.append(0.0)
         try:
             if observer is None:
                 result = await step()
@@ -364,11 +308,7 @@ class Service:
             self.counters.runs[name] += 1
             self._gate(name).ok()
         finally:
-            elapsed = time.perf_counter() - t0
-            spent = self.counters.seconds
-            spent[name] = spent.get(name, 0.0) + elapsed - self._nested.pop()
-            if self._nested:
-                self._nested[-1] += elapsed
+            elapsed = self._times.end(name, t0)
         if observer is not None:
             observer.job_done(name, result, error, elapsed)
         return result
@@ -443,25 +383,14 @@ class Service:
 
     async def _node_sync(self, now: datetime, *, full: bool = False) -> object:
         """A node sync (in full right after an epoch, or when asked), then the fork check."""
+        engine, chain, log = self.engine, self.chain, self.log
         report = await sync_nodes(
-            self.engine,
-            self.chain,
-            self.netuid,
-            now=now,
-            log=self.log,
-            memory=self.metagraph,
-            full=full,
+            engine, chain, self.netuid, now=now, log=log, memory=self.metagraph, full=full
         )
+        hotkey, netuid, watch = self.validator_hotkey, self.netuid, self.forks
         await self._guard(
             "orphans",
-            lambda: detect_orphans(
-                self.engine,
-                self.chain,
-                self.validator_hotkey,
-                netuid=self.netuid,
-                log=self.log,
-                watch=self.forks,
-            ),
+            lambda: detect_orphans(engine, chain, hotkey, netuid=netuid, log=log, watch=watch),
         )
         return report
 
@@ -525,3 +454,6 @@ class Service:
 
     async def _retention(self, now: datetime) -> object:
         return await asyncio.to_thread(cleanup, self.engine, now, self.settings.retention_days)
+
+
+__all__ = ["Job", "JobAction", "Service", "ServiceCounters"]
