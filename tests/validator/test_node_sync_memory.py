@@ -3,7 +3,9 @@ when only values changed, and when the full write is still taken."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import dataclasses
+import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -166,3 +168,30 @@ async def test_memory_compares_columns_as_arrays() -> None:
     memory.remember(await arrays())
     memory.forget()
     assert memory.changed_rows(await arrays()) is None
+
+
+class _BrokenChain:
+    """A chain whose metagraph holds a hotkey PostgreSQL cannot store."""
+
+    def __init__(self, chain: Any) -> None:
+        self.chain = chain
+
+    async def neurons(self, netuid: int) -> list[Any]:
+        neurons = await self.chain.neurons(netuid)
+        return [dataclasses.replace(neurons[3], hotkey="bad\x00key"), *neurons[:3], *neurons[4:]]
+
+
+async def test_an_unstorable_hotkey_is_warned_about_once_per_sync(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    chain: Any = _BrokenChain(make_chain())
+    memory = MetagraphMemory()
+    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    for minutes in (0, 5):  # the full write, then the quick one
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            at = now + timedelta(minutes=minutes)
+            await sync_nodes(engine, chain, NET, now=at, memory=memory)
+        warned = [r.getMessage() for r in caplog.records if "unstorable" in r.getMessage()]
+        assert warned == ["metagraph: uid 3 has unstorable hotkey; stored as hotkey=None"]
+    assert node_rows(engine)[3]["hotkey"] is None

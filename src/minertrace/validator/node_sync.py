@@ -229,6 +229,16 @@ def apply_metagraph(
         raise ValueError(f"naive datetime {now.isoformat()}: pass a timezone-aware time")
     neurons = storable_neurons(neurons, log)
     _check_metagraph(neurons)
+    return _write_checked(conn_or_engine, neurons, now, log)
+
+
+def _write_checked(
+    conn_or_engine: Engine | Connection,
+    neurons: Sequence[NeuronInfo],
+    now: datetime,
+    log: logging.Logger,
+) -> NodeSyncReport:
+    """`apply_metagraph` of a metagraph already repaired and checked."""
     written = write_metagraph(conn_or_engine, neurons, now)
     changed = written.replacements
     stats_deleted = written.stats_rows_deleted
@@ -274,8 +284,8 @@ async def sync_nodes(
     Runs `apply_metagraph` (one transaction) and then, with `cleanup_stale`, the bulk
     cleanup of stats rows whose (miner_uid, miner_hotkey) no longer matches node_table. The
     database work runs on the sync Engine in a worker thread. A cleanup failure is logged
-    and does not undo the sync. With `memory` and not `full`, a metagraph equal to the last
-    one written only stamps the sync time (see the module doc).
+    and does not undo the sync. With `memory` and not `full`, a metagraph with the UIDs and
+    hotkeys last written gets only its changed rows and the sync time (see the module doc).
     """
     log = log or logger
     neurons = await chain.neurons(netuid)
@@ -300,7 +310,9 @@ async def sync_nodes(
             updated_uids=written.updated_uids,
             unchanged=not rows,
         )
-    report = await asyncio.to_thread(_apply_and_clean, engine, storable, now, log, cleanup_stale)
+    report = await asyncio.to_thread(
+        _apply_and_clean, engine, storable, now, log, cleanup_stale, checked=True
+    )
     memory.remember(arrays)
     return report
 
@@ -311,8 +323,13 @@ def _apply_and_clean(
     now: datetime,
     log: logging.Logger,
     cleanup_stale: bool,
+    *,
+    checked: bool = False,
 ) -> NodeSyncReport:
-    report = apply_metagraph(engine, neurons, now=now, log=log)
+    if checked:  # repaired and checked by the caller, whose warnings were logged
+        report = _write_checked(engine, neurons, now, log)
+    else:
+        report = apply_metagraph(engine, neurons, now=now, log=log)
     if not cleanup_stale:
         return report
     try:
