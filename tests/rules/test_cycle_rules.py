@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 from minertrace.chain.local import LocalChain
@@ -16,9 +17,15 @@ from minertrace.explain import explain
 from minertrace.store import record_scores
 from minertrace.validator.cycle import CycleContext, run_cycle
 from minertrace.validator.node_sync import sync_nodes
-from minertrace.validator.replay import ReplayError, replay_assignments, replay_cycle
+from minertrace.validator.replay import (
+    ReplayError,
+    replay_assignments,
+    replay_cycle,
+    replay_request,
+)
 from minertrace.validator.replay_overrides import OverrideError
 from minertrace.vocabulary import SubmissionStatus
+from minertrace.web import create_app
 from minertrace.weights import GaiaRules, StoredCycle
 from minertrace.weights.template import TemplateRules
 
@@ -129,6 +136,16 @@ async def test_template_what_if_speaks_its_own_config(chain: LocalChain, engine:
     diff = report.diff
     assert diff is not None and diff.changes
     assert {c.pathway_before for c in diff.changes} == {"n/a"}
+    # The dashboard and the API replay it too, suggesting the template's own fields.
+    with TestClient(create_app(engine, replay=replay_request)) as client:
+        api = client.get(f"/api/v1/cycles/{last}/replay", params={"set": "exclude_quantile=9000"})
+        assert api.status_code == 200 and api.json()["rules"] == "template"
+        assert api.json()["verification"]["identical"] is True
+        page = client.get(f"/cycles/{last}/replay").text
+        assert '<option value="moving_average_alpha=">' in page
+        assert "coldkey_upper" not in page
+        refused = client.get(f"/api/v1/cycles/{last}/replay", params={"set": "coldkey_upper=5"})
+        assert refused.status_code == 422 and "TemplateConfig" in refused.json()["detail"]
     # Gaia's fields mean nothing to a template cycle: named as unknown for TemplateConfig.
     with pytest.raises(OverrideError, match="no such TemplateConfig field"):
         replay_assignments(engine, last, ["coldkey_upper=5"])

@@ -68,11 +68,14 @@ class ReplayReport:
     verification: Verification
     diff: ReplayDiff | None
     notes: list[str] = field(default_factory=list)
+    rules: str = DEFAULT_RULES
+    """The rules that computed (and recomputed) the cycle."""
 
     def to_dict(self) -> dict[str, Any]:
         """Strict-JSON form (`replay --json`, the API)."""
         out: dict[str, Any] = {
             "cycle_id": self.cycle_id,
+            "rules": self.rules,
             "overrides": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in self.overrides.items()
             },
@@ -239,7 +242,7 @@ def _replay(
     if changed is not None:
         after = rules_by_name(rules.name, changed.to_dict()).compute(inputs, previous)
         diff = diff_traces(base, after, hotkeys_by_uid(inputs.node_list, base.n_uids))
-    return ReplayReport(src.id, overrides, verification, diff, notes)
+    return ReplayReport(src.id, overrides, verification, diff, notes, rules.name)
 
 
 def replay_cycle(
