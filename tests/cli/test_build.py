@@ -85,18 +85,22 @@ def test_the_chain_state_is_saved_periodically_while_running(
     assert built.sim is not None
     (job,) = [j for j in built.service.extra_jobs if j.name == "chain_state"]
     now = built.clock.now()
+
+    async def save() -> object:
+        return await job.action(now)
+
     # Within the wall-time spacing nothing is written.
-    assert asyncio.run(job.action(now)) is None and not state.exists()
+    assert asyncio.run(save()) is None and not state.exists()
     monkeypatch.setattr(build_module, "CHAIN_STATE_SAVE_SECONDS", 0.0)
     built.sim.chain.advance(7)
-    assert asyncio.run(job.action(now)) == state
+    assert asyncio.run(save()) == state
     saved = SimulatedSubnet.from_json(state.read_text())
     assert saved.chain.height == built.sim.chain.height
     assert not state.with_suffix(".json.tmp").exists()  # written through a rename
     # A SIGKILL after this loses only what followed the save: the file is the last one.
     built.sim.chain.advance(5)
     assert SimulatedSubnet.from_json(state.read_text()).chain.height == saved.chain.height
-    assert asyncio.run(job.action(now)) == state
+    assert asyncio.run(save()) == state
     assert SimulatedSubnet.from_json(state.read_text()).chain.height == built.sim.chain.height
 
 
