@@ -1,16 +1,17 @@
 """Score rows → float64 matrices with NaN for missing entries, counting why (D4).
 
-Clean rows (numbers only, the usual case) take a single numpy conversion. Rows holding None,
-strings or other objects go through a per-entry classification; that is the only per-entry
-Python work, and only for those rows.
+Clean rows (numbers and None, the usual case) take one numpy conversion for all rows of a task;
+for rows given as Python lists, ``marshal`` proves that every entry is a float or None (see
+`_verified_nulls`). Rows holding strings or other objects go through a per-entry
+classification; that is the only per-entry Python work, and only for those rows.
 """
 
 from __future__ import annotations
 
+import marshal
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,15 @@ from minertrace.weights.inputs import ScoreRow
 
 _OK, _NULL, _STRING, _NAN, _INF, _OTHER = range(6)
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
+_NONE_TYPE = type(None)
 # Element types a whole block can be converted from in one numpy call (None becomes NaN).
-_CLEAN_TYPES = {float, int, type(None), np.float64}
+_CLEAN_TYPES = {float, int, _NONE_TYPE, np.float64}
+# marshal format 2 (no back-references): a list is "[" and its length in 4 bytes, then one
+# record per entry; None is the byte "N", a float "g" and its 8 bytes.
+_MARSHAL_VERSION = 2
+_HEADER = 5
+_NONE_CODE, _FLOAT_CODE = ord("N"), ord("g")
+_NONE_RECORD, _FLOAT_RECORD = 1, 9
 
 
 @dataclass
@@ -102,19 +110,10 @@ def _fast_block(scores: list[Any], n_uids: int, dq: DataQuality) -> NDArray[np.f
         block = np.stack(scores).astype(np.float64, copy=False)
         nulls = 0
     elif all(isinstance(s, (list, tuple)) for s in scores):
-        kinds = set(map(type, chain.from_iterable(scores)))
-        if not kinds <= _CLEAN_TYPES:
+        converted = _list_block(scores, n_uids)
+        if converted is None:
             return None
-        try:
-            # fromiter reads None as NaN and is several times faster than np.array on
-            # nested lists that hold None.
-            flat = np.fromiter(
-                chain.from_iterable(scores), dtype=np.float64, count=len(scores) * n_uids
-            )
-        except (OverflowError, ValueError, TypeError):
-            return None
-        block = flat.reshape(len(scores), n_uids)
-        nulls = sum(s.count(None) for s in scores) if type(None) in kinds else 0
+        block, nulls = converted
     else:
         return None
     finite = np.isfinite(block)
@@ -128,6 +127,88 @@ def _fast_block(scores: list[Any], n_uids: int, dq: DataQuality) -> NDArray[np.f
     if missing != nan_count:
         block[~finite] = np.nan
     return block
+
+
+def _list_block(scores: list[Any], n_uids: int) -> tuple[NDArray[np.float64], int] | None:
+    """Rows given as lists or tuples, as one float64 block and its count of None entries.
+
+    None when an entry is not a float, int or None (or is an int too large for a float): such
+    rows need the per-entry classification.
+    """
+    flat: list[Any] = []
+    for s in scores:
+        # One C-level copy of the references per row; every later pass runs over one list.
+        flat += s
+    values: NDArray[np.float64] | None = None
+    stream = _marshalled(flat)
+    if stream is not None:
+        # Every entry is a builtin value (marshal refuses other objects), so converting
+        # runs no code of the caller's.
+        values = _float_values(flat)
+        if values is None:
+            return None
+        nulls = _verified_nulls(stream, values)
+        if nulls is not None:
+            return values.reshape(len(scores), n_uids), nulls
+    types = list(map(type, flat))
+    nulls = types.count(_NONE_TYPE)
+    if types.count(float) + nulls != len(flat) and not set(types) <= _CLEAN_TYPES:
+        return None
+    if values is None:
+        values = _float_values(flat)
+        if values is None:
+            return None
+    return values.reshape(len(scores), n_uids), nulls
+
+
+def _float_values(flat: list[Any]) -> NDArray[np.float64] | None:
+    """``flat`` as float64, None as NaN; None when an entry does not convert."""
+    try:
+        # fromiter is several times faster than np.array on lists that hold None; it also
+        # parses numeric strings, which is why the callers check the entries' types.
+        return np.fromiter(flat, dtype=np.float64, count=len(flat))
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def _marshalled(flat: list[Any]) -> bytes | None:
+    """``marshal`` format 2 of ``flat``, or None when an entry is not a builtin value."""
+    try:
+        stream = marshal.dumps(flat, _MARSHAL_VERSION)
+    except (ValueError, TypeError, BufferError, OverflowError, RecursionError):
+        return None
+    if stream[:_HEADER] != b"[" + len(flat).to_bytes(4, "little"):
+        return None
+    return stream
+
+
+def _verified_nulls(stream: bytes, values: NDArray[np.float64]) -> int | None:
+    """The number of None entries, when the marshalled list holds only floats and None.
+
+    None when it holds anything else (ints, bools, strings, a float NaN, ...).
+
+    marshal writes the list in one C-level pass that dispatches on each entry's exact type:
+    None is the byte ``N``, a float ``g`` and its 8 bytes. Taking the NaN entries of
+    ``values`` for the None entries gives each record's offset; the stream proves that
+    reading when each offset holds the expected type byte and the records end where the
+    stream ends: up to the first record that differs, the offsets are right, so that record's
+    own type byte would be found there. That is much cheaper than asking each entry its type.
+    """
+    if not values.size:
+        return 0
+    none = np.isnan(values).view(np.uint8)
+    lengths = _FLOAT_RECORD - (_FLOAT_RECORD - _NONE_RECORD) * none
+    # int32 halves the memory the cumulative sum writes, while the stream's length fits.
+    offsets = np.cumsum(lengths, dtype=np.int32 if len(stream) < 2**31 else np.int64)
+    if int(offsets[-1]) != len(stream) - _HEADER:
+        return None
+    offsets -= lengths
+    offsets += _HEADER
+    found = np.frombuffer(stream, dtype=np.uint8).take(offsets)
+    expected = _FLOAT_CODE - (_FLOAT_CODE - _NONE_CODE) * none
+    if not np.array_equal(found, expected):
+        return None
+    return int(np.count_nonzero(none))
 
 
 def _parse_score(score: Any, n: int, dq: DataQuality) -> NDArray[np.float64]:
