@@ -239,6 +239,10 @@ def _fast_array(score: Any) -> NDArray[np.float64] | None:
         return None
     if isinstance(score, Mapping):
         return None
+    # numpy reads numpy booleans and float subclasses as numbers too; D4 decides those per
+    # entry, so only rows of the plain number types skip the classification.
+    if not set(map(type, score)) <= _CLEAN_TYPES:
+        return None
     try:
         arr = np.asarray(score)
     except (ValueError, TypeError, OverflowError):
