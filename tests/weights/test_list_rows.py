@@ -19,7 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minertrace.weights import ScoreRow, compute_cycle
-from minertrace.weights.parse import DataQuality, _classify, _verified_nulls, parse_rows
+from minertrace.weights.parse import (
+    DataQuality,
+    _classify,
+    _proven_floats_and_none,
+    parse_rows,
+)
 from tests.helpers.weights import NOW, make_inputs
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -167,21 +172,41 @@ def test_floats_and_none_take_the_proven_route(data: tuple[int, list[Any]]) -> N
 
 
 def test_marshal_proof_refuses_everything_but_floats_and_none() -> None:
-    def nulls(row: list[Any]) -> int | None:
-        import marshal
-
-        values = np.fromiter(row, dtype=np.float64, count=len(row))
-        return _verified_nulls(marshal.dumps(row, 2), values)
+    def nulls(*rows: Any) -> int | None:
+        out = np.empty((len(rows), len(rows[0])))
+        return _proven_floats_and_none(list(rows), out)
 
     assert nulls([0.5, None, *TRICKY, None, -0.0, math.inf]) == 2
-    assert nulls([None] * 7) == 7
-    assert nulls(TRICKY) == 0
+    assert nulls([None] * 7, (None, 0.5) * 3 + (None,)) == 11
+    assert nulls(TRICKY, tuple(TRICKY)) == 0
     # A 4-character string is 9 bytes in the stream, like a float, and converts to 1.25.
     assert nulls([0.5, "1.25", None]) is None
+    assert nulls([0.5, None, None], [0.5, "1.25", None]) is None
     assert nulls([0.5, 1, None]) is None
     assert nulls([0.5, True, None]) is None
     assert nulls([0.5, math.nan, None]) is None
     assert nulls([0.5, b"0.5"]) is None
+    assert nulls([0.5, OddFloat(0.5)]) is None
+    assert nulls([0.5, HasFloat(0.5)]) is None
+
+
+def test_marshal_proof_checks_where_each_row_starts() -> None:
+    # Rows of 3 and 1 entries read as two rows of 2: the bytes of "ggggggg?" sit where the
+    # misread offsets expect type bytes, and the stream's length matches; only the second
+    # row's list header is out of place.
+    g = TRICKY[2]
+    assert _proven_floats_and_none([[g, g, g], [g]], np.empty((2, 2))) is None
+    assert _proven_floats_and_none([[g, g], [g, g]], np.empty((2, 2))) == 0
+
+
+def test_rows_in_many_chunks_keep_their_order_and_counts() -> None:
+    rng = np.random.default_rng(3)
+    rows = [[None if x < 0.3 else float(x) for x in rng.random(600)] for _ in range(40)]
+    rows[17] = tuple(rows[17])  # type: ignore[call-overload]
+    out = np.empty((40, 600))
+    assert _proven_floats_and_none(rows, out) == sum(r.count(None) for r in rows)
+    want, _ = _reference([list(r) for r in rows], 600)
+    assert _same_bits(out, want)
 
 
 def _as_arrays(rows: list[list[Any]]) -> list[np.ndarray]:

@@ -12,6 +12,7 @@ import marshal
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -24,12 +25,13 @@ _NUMBER_TYPES = (int, float, np.integer, np.floating)
 _NONE_TYPE = type(None)
 # Element types a whole block can be converted from in one numpy call (None becomes NaN).
 _CLEAN_TYPES = {float, int, _NONE_TYPE, np.float64}
-# marshal format 2 (no back-references): a list is "[" and its length in 4 bytes, then one
-# record per entry; None is the byte "N", a float "g" and its 8 bytes.
+# marshal format 2 (no back-references): a list is "[" (a tuple "(") and its length in 4
+# bytes, then one record per entry; None is the byte "N", a float "g" and its 8 bytes.
 _MARSHAL_VERSION = 2
 _HEADER = 5
-_NONE_CODE, _FLOAT_CODE = ord("N"), ord("g")
+_LIST_CODE, _TUPLE_CODE, _NONE_CODE, _FLOAT_CODE = (ord(c) for c in "[(Ng")
 _NONE_RECORD, _FLOAT_RECORD = 1, 9
+_CHUNK_ENTRIES = 8192
 
 
 @dataclass
@@ -135,78 +137,81 @@ def _list_block(scores: list[Any], n_uids: int) -> tuple[NDArray[np.float64], in
     None when an entry is not a float, int or None (or is an int too large for a float): such
     rows need the per-entry classification.
     """
-    flat: list[Any] = []
-    for s in scores:
-        # One C-level copy of the references per row; every later pass runs over one list.
-        flat += s
-    values: NDArray[np.float64] | None = None
-    stream = _marshalled(flat)
-    if stream is not None:
-        # Every entry is a builtin value (marshal refuses other objects), so converting
-        # runs no code of the caller's.
-        values = _float_values(flat)
-        if values is None:
-            return None
-        nulls = _verified_nulls(stream, values)
-        if nulls is not None:
-            return values.reshape(len(scores), n_uids), nulls
-    types = list(map(type, flat))
+    block = np.empty((len(scores), n_uids), dtype=np.float64)
+    nulls = _proven_floats_and_none(scores, block)
+    if nulls is not None:
+        return block, nulls
+    # Ints, numpy floats, float NaN, ... among the entries: their types decide.
+    types = list(map(type, chain.from_iterable(scores)))
     nulls = types.count(_NONE_TYPE)
-    if types.count(float) + nulls != len(flat) and not set(types) <= _CLEAN_TYPES:
+    if types.count(float) + nulls != len(types) and not set(types) <= _CLEAN_TYPES:
         return None
-    if values is None:
-        values = _float_values(flat)
-        if values is None:
-            return None
-    return values.reshape(len(scores), n_uids), nulls
-
-
-def _float_values(flat: list[Any]) -> NDArray[np.float64] | None:
-    """``flat`` as float64, None as NaN; None when an entry does not convert."""
     try:
-        # fromiter is several times faster than np.array on lists that hold None; it also
-        # parses numeric strings, which is why the callers check the entries' types.
-        return np.fromiter(flat, dtype=np.float64, count=len(flat))
+        # fromiter reads None as NaN, several times faster than np.array on such lists.
+        values = np.fromiter(chain.from_iterable(scores), dtype=np.float64, count=block.size)
     except (OverflowError, ValueError, TypeError):
         return None
+    return values.reshape(block.shape), nulls
 
 
-def _marshalled(flat: list[Any]) -> bytes | None:
-    """``marshal`` format 2 of ``flat``, or None when an entry is not a builtin value."""
-    try:
-        stream = marshal.dumps(flat, _MARSHAL_VERSION)
-    except (ValueError, TypeError, BufferError, OverflowError, RecursionError):
-        return None
-    if stream[:_HEADER] != b"[" + len(flat).to_bytes(4, "little"):
-        return None
-    return stream
+def _proven_floats_and_none(scores: list[Any], out: NDArray[np.float64]) -> int | None:
+    """Fill ``out`` and return the number of None entries, if every entry is a float or None.
 
+    None when that is not so (ints, bools, strings, float NaN, subclasses, ...); ``out`` may
+    then be partly written.
 
-def _verified_nulls(stream: bytes, values: NDArray[np.float64]) -> int | None:
-    """The number of None entries, when the marshalled list holds only floats and None.
-
-    None when it holds anything else (ints, bools, strings, a float NaN, ...).
-
-    marshal writes the list in one C-level pass that dispatches on each entry's exact type:
-    None is the byte ``N``, a float ``g`` and its 8 bytes. Taking the NaN entries of
-    ``values`` for the None entries gives each record's offset; the stream proves that
-    reading when each offset holds the expected type byte and the records end where the
-    stream ends: up to the first record that differs, the offsets are right, so that record's
-    own type byte would be found there. That is much cheaper than asking each entry its type.
+    Checking each entry's type costs as much as converting it. Instead, ``marshal`` writes the
+    rows in one C-level pass that dispatches on each entry's exact type (None is the byte
+    ``N``, a float ``g`` and its 8 bytes) and refuses objects that are not builtin values, so
+    that the conversion that follows runs no code of the caller's. Taking the NaN entries of
+    the conversion for the None entries gives each record's offset in the stream; the stream
+    proves that reading when each offset holds the expected type byte and the records end
+    where the stream ends: up to the first record that differs, the offsets are right, so
+    that record's own type byte would be found there. Rows go in chunks of about
+    `_CHUNK_ENTRIES` entries, which keeps every temporary small.
     """
-    if not values.size:
-        return 0
+    n_uids = out.shape[1]
+    step = max(1, _CHUNK_ENTRIES // max(n_uids, 1))
+    nulls = 0
+    for start in range(0, len(scores), step):
+        rows = scores[start : start + step]
+        try:
+            stream = marshal.dumps(rows, _MARSHAL_VERSION)
+        except (ValueError, TypeError, BufferError, OverflowError, RecursionError):
+            return None
+        try:
+            values = np.fromiter(
+                chain.from_iterable(rows), dtype=np.float64, count=len(rows) * n_uids
+            ).reshape(len(rows), n_uids)
+        except (OverflowError, ValueError, TypeError):
+            return None
+        count = _verified_nulls(stream, rows, values)
+        if count is None:
+            return None
+        out[start : start + len(rows)] = values
+        nulls += count
+    return nulls
+
+
+def _verified_nulls(stream: bytes, rows: list[Any], values: NDArray[np.float64]) -> int | None:
+    """The number of NaN entries of ``values`` when ``stream`` shows them all None and every
+    other entry a float (see `_proven_floats_and_none`), else None."""
+    if stream[:_HEADER] != bytes([_LIST_CODE]) + len(rows).to_bytes(4, "little"):
+        return None
     none = np.isnan(values).view(np.uint8)
-    lengths = _FLOAT_RECORD - (_FLOAT_RECORD - _NONE_RECORD) * none
-    # int32 halves the memory the cumulative sum writes, while the stream's length fits.
-    offsets = np.cumsum(lengths, dtype=np.int32 if len(stream) < 2**31 else np.int64)
+    # Each row is a record too: its type byte and its length in 4 bytes, then its entries.
+    lengths = np.empty((len(rows), values.shape[1] + 1), dtype=np.uint8)
+    lengths[:, 0] = _HEADER
+    np.subtract(_FLOAT_RECORD, (_FLOAT_RECORD - _NONE_RECORD) * none, out=lengths[:, 1:])
+    offsets = np.cumsum(lengths, dtype=np.intp)
     if int(offsets[-1]) != len(stream) - _HEADER:
         return None
-    offsets -= lengths
+    offsets -= lengths.ravel()
     offsets += _HEADER
-    found = np.frombuffer(stream, dtype=np.uint8).take(offsets)
+    found = np.frombuffer(stream, dtype=np.uint8)[offsets].reshape(lengths.shape)
+    row_codes = [_LIST_CODE if type(row) is list else _TUPLE_CODE for row in rows]
     expected = _FLOAT_CODE - (_FLOAT_CODE - _NONE_CODE) * none
-    if not np.array_equal(found, expected):
+    if found[:, 0].tolist() != row_codes or not np.array_equal(found[:, 1:], expected):
         return None
     return int(np.count_nonzero(none))
 
