@@ -130,9 +130,12 @@ def main() -> None:
         f"Python {platform.python_version()}, numpy {np.__version__}"
     )
     print(f"rows per UID: {ROWS}; median of {args.repeat} runs")
+    if hasattr(os, "getloadavg"):
+        print(f"load average at the start: {os.getloadavg()[0]:.2f}")
     header = (
         f"{'UIDs':>6} {'input':>7} {'trace ms':>9} {'no-trace ms':>12} {'trace cost':>10} "
-        f"{'records ms':>11} {'+ records':>10} {'to_json ms':>11} {'lists/arrays':>12}"
+        f"{'records ms':>11} {'+ records':>10} {'to_json ms':>11} {'json/trace':>10} "
+        f"{'lists/arrays':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -150,13 +153,14 @@ def main() -> None:
             ratio = f"{t.trace / array_trace:.2f}x" if as_lists else ""
             print(
                 f"{n_uids:>6} {kind:>7} {t.trace:>9.2f} {t.lean:>12.2f} {cost:>9.1f}% "
-                f"{t.records:>11.2f} {with_records:>9.1f}% {t.to_json:>11.2f} {ratio:>12}"
+                f"{t.records:>11.2f} {with_records:>9.1f}% {t.to_json:>11.2f} "
+                f"{t.to_json / t.trace:>10.2f} {ratio:>12}"
             )
     print(
         "trace cost: compute_cycle with detailed pathways vs without; records ms: materialising "
         "trace.miners\n(built on first access); + records: the trace cost including them; "
-        "to_json ms: to_json_dict() once the records exist; lists/arrays: trace ms of the\n"
-        "Python-list path over the numpy path at the same size."
+        "to_json ms: to_json_dict() once the records exist; json/trace: to_json ms over trace ms;\n"
+        "lists/arrays: trace ms of the Python-list path over the numpy path at the same size."
     )
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load is not None:
