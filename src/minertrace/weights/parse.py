@@ -162,8 +162,9 @@ def _proven_floats_and_none(scores: list[Any], out: NDArray[np.float64]) -> int 
 
     Checking each entry's type costs as much as converting it. Instead, ``marshal`` writes the
     rows in one C-level pass that dispatches on each entry's exact type (None is the byte
-    ``N``, a float ``g`` and its 8 bytes) and refuses objects that are not builtin values, so
-    that the conversion that follows runs no code of the caller's. Taking the NaN entries of
+    ``N``, a float ``g`` and its 8 bytes) and refuses objects that are neither builtin values
+    nor buffers, so that the conversion that follows runs none of the caller's code (bar a
+    Python 3.12+ class with ``__buffer__``). Taking the NaN entries of
     the conversion for the None entries gives each record's offset in the stream; the stream
     proves that reading when each offset holds the expected type byte and the records end
     where the stream ends: up to the first record that differs, the offsets are right, so
@@ -175,15 +176,14 @@ def _proven_floats_and_none(scores: list[Any], out: NDArray[np.float64]) -> int 
     nulls = 0
     for start in range(0, len(scores), step):
         rows = scores[start : start + step]
+        # Any failure only means "not proven": the rows then take the checks below. From
+        # Python 3.12 a class may serve marshal its own buffer (__buffer__), i.e. any code.
         try:
             stream = marshal.dumps(rows, _MARSHAL_VERSION)
-        except (ValueError, TypeError, BufferError, OverflowError, RecursionError):
-            return None
-        try:
             values = np.fromiter(
                 chain.from_iterable(rows), dtype=np.float64, count=len(rows) * n_uids
             ).reshape(len(rows), n_uids)
-        except (OverflowError, ValueError, TypeError):
+        except Exception:
             return None
         count = _verified_nulls(stream, rows, values)
         if count is None:
