@@ -2,7 +2,7 @@
 
 Clean rows (numbers and None, the usual case) take one numpy conversion for all rows of a task;
 for rows given as Python lists, ``marshal`` proves that every entry is a float or None (see
-`_verified_nulls`). Rows holding strings or other objects go through a per-entry
+`_proven_floats_and_none`). Rows holding strings or other objects go through a per-entry
 classification; that is the only per-entry Python work, and only for those rows.
 """
 
@@ -134,8 +134,8 @@ def _fast_block(scores: list[Any], n_uids: int, dq: DataQuality) -> NDArray[np.f
 def _list_block(scores: list[Any], n_uids: int) -> tuple[NDArray[np.float64], int] | None:
     """Rows given as lists or tuples, as one float64 block and its count of None entries.
 
-    None when an entry is not a float, int or None (or is an int too large for a float): such
-    rows need the per-entry classification.
+    None when an entry is of none of the `_CLEAN_TYPES` (or is an int too large for a float):
+    such rows need the per-entry classification.
     """
     block = np.empty((len(scores), n_uids), dtype=np.float64)
     nulls = _proven_floats_and_none(scores, block)
@@ -164,12 +164,12 @@ def _proven_floats_and_none(scores: list[Any], out: NDArray[np.float64]) -> int 
     rows in one C-level pass that dispatches on each entry's exact type (None is the byte
     ``N``, a float ``g`` and its 8 bytes) and refuses objects that are neither builtin values
     nor buffers, so that the conversion that follows runs none of the caller's code (bar a
-    Python 3.12+ class with ``__buffer__``). Taking the NaN entries of
-    the conversion for the None entries gives each record's offset in the stream; the stream
-    proves that reading when each offset holds the expected type byte and the records end
-    where the stream ends: up to the first record that differs, the offsets are right, so
-    that record's own type byte would be found there. Rows go in chunks of about
-    `_CHUNK_ENTRIES` entries, which keeps every temporary small.
+    Python 3.12+ class with ``__buffer__``). Taking the NaN entries of the conversion for the
+    None entries gives each record's offset in the stream; the stream proves that reading
+    when each offset holds the expected type byte and the records end where the stream ends:
+    up to the first record that differs, the offsets are right, so that record's own type
+    byte would be found there. Rows go in chunks of about `_CHUNK_ENTRIES` entries, which
+    keeps every temporary small (larger ones made glibc return and re-fault pages each cycle).
     """
     n_uids = out.shape[1]
     step = max(1, _CHUNK_ENTRIES // max(n_uids, 1))
