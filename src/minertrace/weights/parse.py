@@ -32,6 +32,7 @@ _HEADER = 5
 _LIST_CODE, _TUPLE_CODE, _NONE_CODE, _FLOAT_CODE = (ord(c) for c in "[(Ng")
 _NONE_RECORD, _FLOAT_RECORD = 1, 9
 _CHUNK_ENTRIES = 8192
+_CHUNK_ROWS = 8
 
 
 @dataclass
@@ -168,11 +169,12 @@ def _proven_floats_and_none(scores: list[Any], out: NDArray[np.float64]) -> int 
     None entries gives each record's offset in the stream; the stream proves that reading
     when each offset holds the expected type byte and the records end where the stream ends:
     up to the first record that differs, the offsets are right, so that record's own type
-    byte would be found there. Rows go in chunks of about `_CHUNK_ENTRIES` entries, which
-    keeps every temporary small (larger ones made glibc return and re-fault pages each cycle).
+    byte would be found there. Rows go in chunks of about `_CHUNK_ENTRIES` entries (at least
+    `_CHUNK_ROWS` rows): with larger temporaries, glibc returned and re-faulted their pages
+    on every cycle.
     """
     n_uids = out.shape[1]
-    step = max(1, _CHUNK_ENTRIES // max(n_uids, 1))
+    step = max(_CHUNK_ROWS, _CHUNK_ENTRIES // max(n_uids, 1))
     nulls = 0
     for start in range(0, len(scores), step):
         rows = scores[start : start + step]
