@@ -20,7 +20,7 @@ from sqlalchemy import Engine, insert, select, text
 from minertrace.db.tables import miner_performance_stats, node_table, weight_submissions
 from minertrace.stats.periods import current_periods
 from minertrace.stats.refresh import refresh_all
-from minertrace.store import insert_submission, set_submission_block, upsert_miner_rows
+from minertrace.store import insert_submission, upsert_miner_rows
 from minertrace.store.arrays import PgArray
 from minertrace.store.period_upsert import PIPELINE_COLUMNS
 from minertrace.store.records import TraceRecord
@@ -164,19 +164,15 @@ def test_daily_write_and_refresh_give_the_four_period_upsert_values(engine: Engi
         )
     record = record_of(trace, inputs)
     assert [p.period_type for p in record.periods] == ["daily"]
-    write(engine, record)
-    with engine.begin() as conn:
-        set_submission_block(conn, record, 1234)
+    write(engine, record, 1234)
     refresh_all(engine, NOW + timedelta(minutes=5))
     new = snapshot(engine, PIPELINE_COLUMNS)
 
-    # The previous cycle write: all four current period rows, then the block on all four.
+    # The previous cycle write: all four current period rows, with the block.
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE miner_performance_stats, weight_submissions"))
     four = dataclasses.replace(record, periods=tuple(current_periods(NOW)))
-    write(engine, four)
-    with engine.begin() as conn:
-        set_submission_block(conn, four, 1234)
+    write(engine, four, 1234)
     old = snapshot(engine, PIPELINE_COLUMNS)
 
     traced = {k: v for k, v in new.items() if v["validator_hotkey"] is not None}
