@@ -12,19 +12,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, insert, text
 
 from minertrace.chain.types import ChainError
 from minertrace.config import load_settings
 from minertrace.db.tables import node_table
 from minertrace.sim.subnet import SimParams, SimulatedSubnet
+from minertrace.stats.periods import current_periods
+from minertrace.stats.refresh import refresh_all
 from minertrace.store import insert_submission, mark_in_force, upsert_miner_rows
+from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.cycle import run_cycle
+from minertrace.validator.node_sync import sync_nodes
 from minertrace.validator.reconcile import reconcile_unsettled
 from minertrace.validator.service import Job, Service
 from minertrace.validator.submit import SubmissionState
 from minertrace.vocabulary import SubmissionStatus
-from tests.helpers.cycle import make_chain, make_context, seed_scores, stats_rows, submissions
+from tests.helpers.cycle import (
+    NET,
+    TEMPO,
+    VALIDATOR,
+    make_chain,
+    make_context,
+    seed_scores,
+    stats_rows,
+    submissions,
+)
 from tests.validator.test_reconcile import outcome_writes_blocked
 from tests.validator.test_write_paths import make_trace, record_of
 
@@ -264,3 +278,38 @@ async def test_realtime_off_makes_at_most_five_versions_too(
 ) -> None:
     got = await _versions_per_miner_cycle(engine, migrated_db_url, 6, enable_realtime_updates=False)
     assert got <= 5.0
+
+
+async def test_the_period_refresh_folds_in_the_last_epoch_too(engine: Engine) -> None:
+    chain = make_chain()
+    await seed_scores(engine, chain)
+    ctx = make_context(engine, chain)
+    result = await run_cycle(ctx)
+    assert result.block_number is not None
+    chain.advance(TEMPO)
+    now = chain.clock.now()
+    await sync_nodes(engine, chain, NET, now=now)
+    await apply_epoch_results(engine, chain, NET, VALIDATOR, now)
+    epoch = await chain.last_epoch_block(NET)
+    refresh_all(engine, now)
+    neurons = {n.uid: n for n in await chain.neurons(NET)}
+    rows = stats_rows(engine)
+    # Every row of a registered UID, traced by the cycle or not, in every period.
+    assert {r["miner_uid"] for r in rows} == set(neurons)
+    assert {r["period_type"] for r in rows} == {p.period_type for p in current_periods(now)}
+    for r in rows:
+        n = neurons[r["miner_uid"]]
+        assert r["consensus_block"] == epoch
+        assert r["incentive"] == pytest.approx(n.incentive)
+        expected = (
+            None
+            if n.validator_permit
+            else 1
+            + sum(o.incentive > n.incentive for o in neurons.values() if not o.validator_permit)
+        )
+        assert r["consensus_rank"] == expected
+    # The weights of the cycle met this epoch: consensus_block - weight_submission_block is
+    # their consensus delay.
+    traced = [r for r in rows if r["weight_submission_block"] is not None]
+    assert traced and all(r["weight_submission_block"] == result.block_number for r in traced)
+    assert epoch >= result.block_number

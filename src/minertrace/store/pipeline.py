@@ -4,11 +4,12 @@
 INSERT ... SELECT FROM unnest(...) ... ON CONFLICT statement, once the submission's outcome is
 known (`minertrace.validator.trace_queue`): the pipeline columns, weight_submission_block,
 and the last epoch's chain columns (incentive, consensus_rank, consensus_block) from durable
-state — node_table and the consensus_block `mark_in_force` recorded — so an epoch adds no
-write of its own. The period job's statistics columns are left alone. A row still carrying
-another hotkey on the UID is stale and never relabelled; a row whose values would not change
-is not rewritten. `pathway_details` is built in SQL from the same per-UID vectors, so the
-cycle and `fill_pipeline_columns` (the realtime-off path and the crash rebuild, from a stored
+state — node_table and the latest consensus_block `mark_in_force` recorded — so an epoch adds
+no write of its own (the period refresh folds them into the daily row the same way). The
+period job's statistics columns are left alone. A row still carrying another hotkey on the
+UID is stale and never relabelled; a row whose values would not change is not rewritten.
+`pathway_details` is built in SQL from the same per-UID vectors, so the cycle and
+`fill_pipeline_columns` (the realtime-off path and the crash rebuild, from a stored
 weight_submissions row) produce identical rows.
 """
 
@@ -108,25 +109,21 @@ _LATEST = f"""
 
 
 # The last epoch's chain columns, from durable state: the epoch block is the latest
-# consensus_block `mark_in_force` recorded on this validator's rows; incentive is node_table's
-# (the node sync that follows every epoch writes it); consensus_rank is RANK() by incentive,
-# descending, among the UIDs without a validator permit. Empty (nothing written) with
-# `:chain` false or before the first recorded epoch.
+# consensus_block `mark_in_force` recorded (any validator's: the epoch is the subnet's, and the
+# period refresh reads the same); incentive is node_table's (the node sync that follows every
+# epoch writes it); consensus_rank is RANK() by incentive, descending, among the UIDs without a
+# validator permit. Empty (nothing written) with `:chain` false or before the first epoch.
 _RANKED = """
     epoch AS (
-        SELECT consensus_block AS block
-          FROM weight_submissions
-         WHERE :chain AND validator_hotkey = :validator_hotkey AND netuid = :netuid
-           AND consensus_block IS NOT NULL
-         ORDER BY consensus_block DESC
-         LIMIT 1
+        SELECT max(consensus_block) AS block FROM weight_submissions WHERE :chain
     ),
     ranked AS (
         SELECT nt.uid, nt.hotkey, nt.incentive, e.block AS epoch_block,
                CASE WHEN NOT nt.validator_permit
                     THEN rank() OVER (PARTITION BY nt.validator_permit
                                       ORDER BY nt.incentive DESC NULLS LAST) END AS crank
-          FROM node_table AS nt CROSS JOIN epoch AS e
+          FROM node_table AS nt
+          JOIN epoch AS e ON e.block IS NOT NULL
          WHERE nt.hotkey IS NOT NULL
     )"""
 
@@ -245,7 +242,6 @@ def upsert_miner_rows(
         **period_params(record.periods),
         "detailed": record.detailed,
         "validator_hotkey": record.validator_hotkey,
-        "netuid": record.netuid,
         "chain": chain,
         "wsb": wsb,
         "now": record.computed_at,

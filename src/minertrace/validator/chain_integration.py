@@ -11,12 +11,14 @@ keeps NULL, so `consensus_block - block_number` is the consensus delay of every 
 one.
 
 The miners' chain columns (`incentive`, `consensus_rank`, `consensus_block`) are not written
-here: the next write of each miner's daily row (the next cycle's, after its submission; or
-`fill_pipeline_columns`) takes them from this durable state — node_table's incentive (the node
-sync just wrote it), RANK() by incentive among the UIDs without a validator permit, and the
-latest consensus_block recorded here — so an epoch adds no row version. Until that write (at
-most one cycle interval) the stats rows show the previous epoch's values; node_table already
-holds the new incentive.
+here: the next write of each miner's daily row — the next cycle's (after its submission), the
+period refresh's, or `fill_pipeline_columns` — takes them from this durable state: node_table's
+incentive (the node sync just wrote it), RANK() by incentive among the UIDs without a
+validator permit, and the latest consensus_block recorded here. So an epoch adds no row
+version. Until that write (at most one cycle or refresh interval, an hour by default) the
+stats rows show the previous epoch's values; node_table already holds the new incentive, and
+this row's consensus_block the new epoch. Without a recorded epoch (chain integration off, or
+no submission ever in force) the rows get no chain columns.
 """
 
 from __future__ import annotations
