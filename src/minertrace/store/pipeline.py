@@ -169,10 +169,15 @@ def _upsert_sql(source: str, *, latest: bool) -> str:
         "weight_submission_block": "(SELECT wsb FROM latest)" if latest else "CAST(:wsb AS bigint)",
     }
     with_latest = f"latest AS ({_LATEST})," if latest else ""
+    # Joined on the UID alone (an integer sort or hash, not a collated text sort); a node row
+    # with another hotkey gives nothing.
     chain = {
-        "incentive": "r.incentive",
-        "consensus_rank": "r.crank",
-        "consensus_block": "r.epoch_block",
+        c: f"CASE WHEN r.hotkey = s.hotkey THEN r.{e} END"
+        for c, e in (
+            ("incentive", "incentive"),
+            ("consensus_rank", "crank"),
+            ("consensus_block", "epoch_block"),
+        )
     }
     # Per-miner values are computed once (materialised), then crossed with the periods.
     per_miner = ", ".join(f"{expr} AS {col}" for col, expr in {**columns, **chain}.items())
@@ -191,7 +196,7 @@ def _upsert_sql(source: str, *, latest: bool) -> str:
     t AS MATERIALIZED (
         SELECT s.uid, s.hotkey, {per_miner}
           FROM src AS s
-          LEFT JOIN ranked AS r ON r.uid = s.uid AND r.hotkey = s.hotkey
+          LEFT JOIN ranked AS r ON r.uid = s.uid
     ),
     periods AS (
         SELECT * FROM unnest(CAST(:period_types AS text[]),
