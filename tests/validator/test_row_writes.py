@@ -39,8 +39,7 @@ from tests.helpers.cycle import (
     stats_rows,
     submissions,
 )
-from tests.validator.test_reconcile import outcome_writes_blocked
-from tests.validator.test_write_paths import make_trace, record_of
+from tests.helpers.rows import make_trace, outcome_writes_blocked, record_of
 
 
 @contextmanager
