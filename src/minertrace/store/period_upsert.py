@@ -90,6 +90,8 @@ WITH epoch AS (
      WHERE nt.hotkey IS NOT NULL
 )"""
 
+_CHAIN_SOURCE = "CASE WHEN :carry THEN dc.{0} WHEN r.hotkey = s.hotkey THEN r.{0} END"
+
 UPSERT_SQL: Final = f"""
 {_EPOCH}
 INSERT INTO miner_performance_stats AS m (
@@ -101,10 +103,11 @@ SELECT
     s.uid, s.hotkey, :period_start, :period_end, :period_type,
     {", ".join(f"s.{c}" for c in _COMPUTED)},
     {", ".join(f"dp.{c}" for c in PIPELINE_COLUMNS)},
-    {", ".join(f"CASE WHEN :carry THEN dc.{c} ELSE r.{c} END" for c in CHAIN_COLUMNS)},
+    {", ".join(_CHAIN_SOURCE.format(c) for c in CHAIN_COLUMNS)},
     :now, :now
 FROM {STAGING_TABLE} AS s
-LEFT JOIN ranked AS r ON r.uid = s.uid AND r.hotkey = s.hotkey
+-- Joined on the UID alone (no collated text sort); a node row with another hotkey gives nothing.
+LEFT JOIN ranked AS r ON r.uid = s.uid
 {_latest_daily("dp", PIPELINE_COLUMNS, "validator_hotkey")}
 {_latest_daily("dc", CHAIN_COLUMNS, "consensus_block")}
 WHERE s.pid = :pid
