@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, text
@@ -96,7 +97,7 @@ async def test_rows_are_written_once_after_the_submission_with_its_block(engine:
     with counted_versions(engine):
         result = await run_cycle(make_context(engine, chain))
         assert result.status == SubmissionStatus.VERIFIED and result.block_number is not None
-        traced = sorted((result.trace.miners or {}) if result.trace is not None else {})
+        traced = sorted(getattr(result.trace, "miners", None) or {})
         assert traced
         # One version per traced miner: the row is inserted with the block, never updated.
         assert versions(engine) == dict.fromkeys(traced, 1)
@@ -130,7 +131,7 @@ async def test_rows_a_dead_process_did_not_write_are_rebuilt_on_restart(engine: 
     restarted = make_context(engine, chain)
     await reconcile_unsettled(restarted)
     rows = stats_rows(engine)
-    traced = sorted((result.trace.miners or {}) if result.trace is not None else {})
+    traced = sorted(getattr(result.trace, "miners", None) or {})
     assert sorted(r["miner_uid"] for r in rows) == traced
     assert all(r["weight_submission_block"] == result.block_number for r in rows)
     weight_of = dict(
@@ -229,9 +230,7 @@ def _sim(miners: int, hours: float) -> SimulatedSubnet:
     )
 
 
-async def _versions_per_miner_cycle(
-    engine: Engine, url: str, hours: int, **settings: object
-) -> float:
+async def _versions_per_miner_cycle(engine: Engine, url: str, hours: int, **settings: Any) -> float:
     sim = _sim(16, hours)
 
     async def step(now: datetime) -> object:
