@@ -1,4 +1,4 @@
-"""One weight cycle: read → compute → persist (one transaction) → submit → verify.
+"""One weight cycle: read → compute → persist the trace → submit → verify (and the rows).
 
 `run_cycle(ctx)` is the whole of it; the service calls it at its cycle interval and, each loop,
 `flush(ctx)` (write traces that wait in the `TraceQueue`) and
