@@ -4,7 +4,7 @@
 without detailed pathways, from score rows given as Python lists (what a DB driver returns)
 and as float64 numpy arrays. Per-miner records are built on first access of `trace.miners`;
 their cost is timed separately and shown in the last two columns.
-Run: `.venv/bin/python bench/weights.py [--repeat N]`.
+Run: `.venv/bin/python bench/weights.py [--repeat N] [--cpu]`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
@@ -57,7 +58,13 @@ def synthetic_inputs(n_uids: int, as_lists: bool, seed: int = 7) -> CycleInputs:
     )
 
 
-def medians_ms(inputs: CycleInputs, full: WeightConfig, lean: WeightConfig, repeat: int) -> Timing:
+def medians_ms(
+    inputs: CycleInputs,
+    full: WeightConfig,
+    lean: WeightConfig,
+    repeat: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Timing:
     """Medians in ms; the measurements are interleaved so that load from other processes hits
     them alike. Records are materialised right after their cycle."""
     for config in (full, lean):
@@ -70,25 +77,25 @@ def medians_ms(inputs: CycleInputs, full: WeightConfig, lean: WeightConfig, repe
         # Alternate which config runs first, so that neither always inherits the other's
         # garbage or cold caches.
         if i % 2:
-            t0 = time.perf_counter()
+            t0 = clock()
             compute_cycle(inputs, lean)
-            lean_t.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+            lean_t.append(clock() - t0)
+        t0 = clock()
         trace = compute_cycle(inputs, full)
-        t1 = time.perf_counter()
+        t1 = clock()
         miners = trace.miners
-        t2 = time.perf_counter()
+        t2 = clock()
         trace.to_json_dict()
-        t3 = time.perf_counter()
+        t3 = clock()
         assert miners
         cycle.append(t1 - t0)
         records.append(t2 - t1)
         to_json.append(t3 - t2)
         del trace, miners  # freed here, outside the timed calls
         if not i % 2:
-            t0 = time.perf_counter()
+            t0 = clock()
             compute_cycle(inputs, lean)
-            lean_t.append(time.perf_counter() - t0)
+            lean_t.append(clock() - t0)
     return Timing(
         trace=statistics.median(cycle) * 1e3,
         lean=statistics.median(lean_t) * 1e3,
@@ -122,17 +129,30 @@ def _cpu_model() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time with the process's CPU clock instead of the wall clock: on a shared, busy "
+        "machine it leaves out the time other processes ran",
+    )
     args = parser.parse_args()
+    clock = time.process_time if args.cpu else time.perf_counter
     full = WeightConfig()
     lean = replace(full, enable_detailed_pathways=False)
     print(
         f"machine: {_cpu_model()}, {os.cpu_count()} cpus, "
         f"Python {platform.python_version()}, numpy {np.__version__}"
     )
-    print(f"rows per UID: {ROWS}; median of {args.repeat} runs")
+    print(
+        f"rows per UID: {ROWS}; median of {args.repeat} runs; "
+        f"{'CPU' if args.cpu else 'wall'}-clock times"
+    )
+    if hasattr(os, "getloadavg"):
+        print(f"load average at the start: {os.getloadavg()[0]:.2f}")
     header = (
         f"{'UIDs':>6} {'input':>7} {'trace ms':>9} {'no-trace ms':>12} {'trace cost':>10} "
-        f"{'records ms':>11} {'+ records':>10} {'to_json ms':>11} {'lists/arrays':>12}"
+        f"{'records ms':>11} {'+ records':>10} {'to_json ms':>11} {'json/trace':>10} "
+        f"{'lists/arrays':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -141,7 +161,7 @@ def main() -> None:
         for as_lists in (False, True):
             inputs = synthetic_inputs(n_uids, as_lists)
             repeat = max(5, args.repeat // (n_uids // 256))
-            t = medians_ms(inputs, full, lean, repeat)
+            t = medians_ms(inputs, full, lean, repeat, clock)
             cost = (t.trace - t.lean) / t.lean * 100
             with_records = (t.trace + t.records - t.lean) / t.lean * 100
             kind = "lists" if as_lists else "arrays"
@@ -150,13 +170,14 @@ def main() -> None:
             ratio = f"{t.trace / array_trace:.2f}x" if as_lists else ""
             print(
                 f"{n_uids:>6} {kind:>7} {t.trace:>9.2f} {t.lean:>12.2f} {cost:>9.1f}% "
-                f"{t.records:>11.2f} {with_records:>9.1f}% {t.to_json:>11.2f} {ratio:>12}"
+                f"{t.records:>11.2f} {with_records:>9.1f}% {t.to_json:>11.2f} "
+                f"{t.to_json / t.trace:>10.2f} {ratio:>12}"
             )
     print(
         "trace cost: compute_cycle with detailed pathways vs without; records ms: materialising "
         "trace.miners\n(built on first access); + records: the trace cost including them; "
-        "to_json ms: to_json_dict() once the records exist; lists/arrays: trace ms of the\n"
-        "Python-list path over the numpy path at the same size."
+        "to_json ms: to_json_dict() once the records exist; json/trace: to_json ms over trace ms;\n"
+        "lists/arrays: trace ms of the Python-list path over the numpy path at the same size."
     )
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load is not None:

@@ -15,6 +15,8 @@ from minertrace.clock import PacedClock, SystemClock
 from minertrace.config import Settings, load_settings
 from minertrace.db import migrate
 from minertrace.db.database import Database
+from minertrace.sim.subnet import SimulatedSubnet
+from minertrace.validator import build as build_module
 from minertrace.validator.build import (
     MISSING_SDK_HINT,
     BuildError,
@@ -72,6 +74,34 @@ def test_local_service_runs_and_resumes_from_its_state(
     again = build_service(settings, db, options)
     assert again.sim is not None and again.sim.chain.height == height
     assert again.validator_hotkey == built.validator_hotkey
+
+
+def test_the_chain_state_is_saved_periodically_while_running(
+    settings: Settings, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "chain.json"
+    options = LocalOptions(chain_state=state, speed=1e9, miners=8, validators=1, seed=3)
+    built = build_service(settings, db, options)
+    assert built.sim is not None
+    (job,) = [j for j in built.service.extra_jobs if j.name == "chain_state"]
+    now = built.clock.now()
+
+    async def save() -> object:
+        return await job.action(now)
+
+    # Within the wall-time spacing nothing is written.
+    assert asyncio.run(save()) is None and not state.exists()
+    monkeypatch.setattr(build_module, "CHAIN_STATE_SAVE_SECONDS", 0.0)
+    built.sim.chain.advance(7)
+    assert asyncio.run(save()) == state
+    saved = SimulatedSubnet.from_json(state.read_text())
+    assert saved.chain.height == built.sim.chain.height
+    assert not state.with_suffix(".json.tmp").exists()  # written through a rename
+    # A SIGKILL after this loses only what followed the save: the file is the last one.
+    built.sim.chain.advance(5)
+    assert SimulatedSubnet.from_json(state.read_text()).chain.height == saved.chain.height
+    assert asyncio.run(save()) == state
+    assert SimulatedSubnet.from_json(state.read_text()).chain.height == built.sim.chain.height
 
 
 def test_bad_chain_state_is_a_build_error(settings: Settings, db: Database, tmp_path: Path) -> None:

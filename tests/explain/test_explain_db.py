@@ -22,7 +22,8 @@ from minertrace.explain import (
     UnknownUidError,
     explain,
 )
-from minertrace.store import record_scores
+from minertrace.stats.periods import period_for
+from minertrace.store import fill_pipeline_columns, record_scores
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.cycle import CycleContext, CycleResult, run_cycle
 from minertrace.validator.node_sync import sync_nodes
@@ -120,7 +121,17 @@ async def test_normal_miner(engine: Engine, scored: tuple[Subnet, CycleResult]) 
     uid = net.good[-1]
     # An epoch with these weights in force, then the chain's view is recorded.
     await net.chain.clock.sleep(12 * 370)
-    await apply_epoch_results(engine, net.chain, net.chain.netuid, VALIDATOR, net.chain.clock.now())
+    now = net.chain.clock.now()
+    await sync_nodes(engine, net.chain, net.chain.netuid, now=now)
+    await apply_epoch_results(engine, net.chain, net.chain.netuid, VALIDATOR, now)
+    # The epoch's chain columns arrive with the row's next write (here the rebuild's).
+    fill_pipeline_columns(
+        engine,
+        validator_hotkey=VALIDATOR,
+        netuid=net.chain.netuid,
+        now=result.computed_at,
+        periods=[period_for("daily", result.computed_at)],
+    )
     exp = explain(engine, uid)
 
     assert not exp.zero and exp.reasons == ()

@@ -51,6 +51,20 @@ def test_sync_counters_adds_only_what_grew() -> None:
     assert value(m, "minertrace_cycles_total", status="failed") == 1
 
 
+def test_sync_shadow_feeds_the_shadow_counters_once() -> None:
+    m = Metrics()
+    m.sync_shadow({"cycles": 2, "matches": 1, "mismatches": 0, "untraced": 1, "late": 0})
+    m.sync_shadow(
+        {"cycles": 3, "matches": 1, "mismatches": 2, "untraced": 1, "late": 1, "failures": 1}
+    )
+    assert value(m, "minertrace_shadow_cycles_total") == 3
+    assert value(m, "minertrace_shadow_observations_total", result="match") == 1
+    assert value(m, "minertrace_shadow_observations_total", result="mismatch") == 2
+    assert value(m, "minertrace_shadow_observations_total", result="untraced") == 1
+    assert value(m, "minertrace_shadow_late_observations_total") == 1
+    assert value(m, "minertrace_shadow_failures_total") == 1
+
+
 def test_cycle_finished_counts_attempts_retries_and_last_success() -> None:
     m = Metrics()
     attempts = ["rejected", "timeout", "included"]

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, select
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, text
 
 from minertrace.chain.local import LocalChain
 from minertrace.chain.types import SubnetHyperparameters
@@ -16,8 +17,15 @@ from minertrace.explain import explain
 from minertrace.store import record_scores
 from minertrace.validator.cycle import CycleContext, run_cycle
 from minertrace.validator.node_sync import sync_nodes
-from minertrace.validator.replay import ReplayError, replay_cycle
+from minertrace.validator.replay import (
+    ReplayError,
+    replay_assignments,
+    replay_cycle,
+    replay_request,
+)
+from minertrace.validator.replay_overrides import OverrideError
 from minertrace.vocabulary import SubmissionStatus
+from minertrace.web import create_app
 from minertrace.weights import GaiaRules, StoredCycle
 from minertrace.weights.template import TemplateRules
 
@@ -93,9 +101,73 @@ async def test_template_cycles_submit_and_carry_their_state(
     assert all(s["submitted_weight"] is not None for s in stats)
     held = await chain.weights_of(NETUID, 1)
     assert held == dict(zip(second.emit_uids.tolist(), second.emit_u16.tolist(), strict=True))
-    # What-if replay speaks Gaia's WeightConfig: a template cycle is refused, not misread.
-    with pytest.raises(ReplayError, match="'template' weight rules"):
-        replay_cycle(engine, rows[1]["id"])
+    # Replay recomputes both template cycles from their own rows, bit for bit (the second
+    # from the moving average it stored, not from the first row).
+    for row in rows:
+        report = replay_cycle(engine, row["id"])
+        assert report.verification.identical, report.verification.differences
+        assert {"moving_average", "u16", "submitted_u16"} <= set(report.verification.checked)
+    # A tampered stored state is caught: the recomputed average no longer matches.
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE weight_submissions SET scalars = jsonb_set(scalars,"
+                " '{state_before,scores,0}', '0.5') WHERE id = :id"
+            ),
+            {"id": rows[1]["id"]},
+        )
+    tampered = replay_cycle(engine, rows[1]["id"]).verification
+    assert not tampered.identical
+    assert "moving_average" in {d.name for d in tampered.differences}
+
+
+async def test_template_what_if_speaks_its_own_config(chain: LocalChain, engine: Engine) -> None:
+    await sync_nodes(engine, chain, NETUID, now=chain.clock.now())
+    ctx = _ctx(chain, engine, "template")
+    for seed in (1, 2):
+        _scores(engine, chain, seed)
+        await run_cycle(ctx)
+        chain.advance(5)
+    with engine.connect() as conn:
+        last = conn.execute(text("SELECT max(id) FROM weight_submissions")).scalar_one()
+    report = replay_assignments(engine, last, ["moving_average_alpha=0.9"])
+    assert report.verification.identical
+    assert report.overrides == {"moving_average_alpha": 0.9}
+    diff = report.diff
+    assert diff is not None and diff.changes
+    assert {c.pathway_before for c in diff.changes} == {"n/a"}
+    # The dashboard and the API replay it too, suggesting the template's own fields.
+    with TestClient(create_app(engine, replay=replay_request)) as client:
+        api = client.get(f"/api/v1/cycles/{last}/replay", params={"set": "exclude_quantile=9000"})
+        assert api.status_code == 200 and api.json()["rules"] == "template"
+        assert api.json()["verification"]["identical"] is True
+        page = client.get(f"/cycles/{last}/replay").text
+        assert '<option value="moving_average_alpha=">' in page
+        assert "coldkey_upper" not in page
+        refused = client.get(f"/api/v1/cycles/{last}/replay", params={"set": "coldkey_upper=5"})
+        assert refused.status_code == 422 and "TemplateConfig" in refused.json()["detail"]
+    # Gaia's fields mean nothing to a template cycle: named as unknown for TemplateConfig.
+    with pytest.raises(OverrideError, match="no such TemplateConfig field"):
+        replay_assignments(engine, last, ["coldkey_upper=5"])
+    with pytest.raises(OverrideError, match="moving_average_alpha must lie in"):
+        replay_assignments(engine, last, ["moving_average_alpha=2"])
+
+
+async def test_cycles_of_rules_minertrace_lacks_are_refused(
+    chain: LocalChain, engine: Engine
+) -> None:
+    await sync_nodes(engine, chain, NETUID, now=chain.clock.now())
+    _scores(engine, chain, 1)
+    await run_cycle(_ctx(chain, engine, "template"))
+    with engine.begin() as conn:
+        cycle_id = conn.execute(
+            text(
+                "UPDATE weight_submissions SET scalars = jsonb_set(scalars, '{rules}', '\"mine\"')"
+                " RETURNING id"
+            )
+        ).scalar_one()
+    with pytest.raises(ReplayError, match="'mine' weight rules, which minertrace does not"):
+        replay_cycle(engine, cycle_id)
 
 
 async def test_explain_shows_the_template_stages(chain: LocalChain, engine: Engine) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from minertrace.config import load_settings
+from minertrace.observe import Metrics
 from minertrace.sim.subnet import SimParams, SimulatedSubnet
 from minertrace.validator.service import Job, Service
 
@@ -40,12 +43,23 @@ async def test_shadow_service_watches_a_validator_with_its_own_loop(
         netuid=sim.chain.netuid,
         extra_jobs=[Job("simulator", 600.0, step)],
     )
+    metrics = Metrics()
+    service.attach_metrics(metrics)
     start = sim.chain.clock.now()
     counters = await service.run(until=start + timedelta(hours=3))
     assert counters.runs["observe"] > 0
     assert counters.cycle_statuses["computed"] + counters.cycle_statuses["skipped"] >= 2
     assert service.shadow is not None
     assert service.shadow.metrics.observations > 0
+    # The shadow's counters reach Prometheus: every observation here is a mismatch.
+    exported = {
+        (s.name, tuple(s.labels.items())): s.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for s in family.samples
+    }
+    assert exported[("minertrace_shadow_cycles_total", ())] == service.shadow.metrics.cycles
+    mismatches = exported[("minertrace_shadow_observations_total", (("result", "mismatch"),))]
+    assert mismatches == service.shadow.metrics.mismatches > 0
     with engine.connect() as conn:
         rows = conn.execute(
             text(

@@ -72,19 +72,18 @@ async def test_end_to_end_scores_cycle_epoch(engine: Engine) -> None:
     sent = zip(row["submitted_uids"], row["submitted_u16"], strict=True)
     assert held == {u: v for u, v in sent if v} and len(held) > 1
 
-    chain.advance(TEMPO)
-    now = chain.clock.now()
-    await sync_nodes(engine, chain, NET, now=now)
-    await apply_epoch_results(engine, chain, NET, VALIDATOR, now)
-    # The cycle and the epoch wrote today's rows; the period job carries their values into
-    # the weekly, monthly and all_time rows (and adds rows for the untraced UIDs).
+    # The cycle wrote today's rows after the submission, with its block; the period job
+    # carries their values into the weekly, monthly and all_time rows (and adds rows for the
+    # untraced UIDs).
     assert {r["period_type"] for r in stats_rows(engine)} == {"daily"}
+    assert all(r["weight_submission_block"] == row["block_number"] for r in stats_rows(engine))
+    now = chain.clock.now()
     refresh_all(engine, now)
 
-    neurons = {n.uid: n for n in await chain.neurons(NET)}
     weight_of = dict(zip(row["submitted_uids"], row["submitted_weights"], strict=True))
     traced = sorted(trace.miners or {})
     assert traced == list(range(FIRST_MINER, chain.n))
+    hotkeys = {n.uid: n.hotkey for n in await chain.neurons(NET)}
     rows = [r for r in stats_rows(engine) if r["miner_uid"] in traced]
     assert {(r["miner_uid"], r["period_type"]) for r in rows} == {
         (u, p.period_type) for u in traced for p in current_periods(result.computed_at)
@@ -92,7 +91,7 @@ async def test_end_to_end_scores_cycle_epoch(engine: Engine) -> None:
     for r in rows:
         uid = r["miner_uid"]
         rec = (trace.miners or {})[uid]
-        assert r["miner_hotkey"] == neurons[uid].hotkey
+        assert r["miner_hotkey"] == hotkeys[uid]
         assert r["submitted_weight"] == pytest.approx(weight_of[uid], abs=1e-15)
         assert r["raw_calculated_weight"] == pytest.approx(rec.raw_calculated_weight)
         assert r["excellence_weight"] == pytest.approx(rec.excellence_weight)
@@ -111,16 +110,37 @@ async def test_end_to_end_scores_cycle_epoch(engine: Engine) -> None:
             assert r[col] == pytest.approx(getattr(rec, col)), col
         assert r["excellence_qualified_tasks"] == rec.excellence_qualified_tasks
         assert r["validator_hotkey"] == VALIDATOR
+        assert r["weight_submission_block"] == row["block_number"]
+        # No epoch was recorded yet: no chain columns.
+        assert r["consensus_block"] is None and r["incentive"] is None
+    assert set(PATHWAY_LABELS.values()) >= {r["scoring_pathway"] for r in rows}
+
+    # An epoch writes no stats row; the next write of each row (the next cycle's) folds in
+    # its chain columns: node_table's incentive, the rank, the block mark_in_force recorded.
+    chain.advance(TEMPO)
+    now = chain.clock.now()
+    await sync_nodes(engine, chain, NET, now=now)
+    before = {(r["miner_uid"], r["period_type"]): r for r in stats_rows(engine)}
+    await apply_epoch_results(engine, chain, NET, VALIDATOR, now)
+    assert {(r["miner_uid"], r["period_type"]): r for r in stats_rows(engine)} == before
+    epoch = await chain.last_epoch_block(NET)
+    assert submissions(engine)[0]["consensus_block"] == epoch
+    neurons = {n.uid: n for n in await chain.neurons(NET)}
+    second = await run_cycle(ctx)
+    assert second.status == "verified" and second.block_number is not None
+    daily = [r for r in stats_rows(engine) if r["period_type"] == "daily"]
+    folded = [r for r in daily if r["miner_uid"] in traced]
+    assert len(folded) == len(traced)
+    for r in folded:
+        uid = r["miner_uid"]
+        assert r["weight_submission_block"] == second.block_number
+        assert r["consensus_block"] == epoch < second.block_number
         assert r["incentive"] == pytest.approx(neurons[uid].incentive)
         # Rank by incentive among the UIDs without a permit; ties share the higher rank.
         assert r["consensus_rank"] == 1 + sum(
             n.incentive > neurons[uid].incentive for n in neurons.values() if not n.validator_permit
         )
-        assert r["weight_submission_block"] == row["block_number"]
-        assert r["consensus_block"] >= r["weight_submission_block"]
-    assert any(r["incentive"] > 0 for r in rows)
-    assert set(PATHWAY_LABELS.values()) >= {r["scoring_pathway"] for r in rows}
-    assert submissions(engine)[0]["consensus_block"] == await chain.last_epoch_block(NET)
+    assert any(r["incentive"] > 0 for r in folded)
 
 
 async def test_persist_is_one_statement_per_table(engine: Engine) -> None:
@@ -132,8 +152,9 @@ async def test_persist_is_one_statement_per_table(engine: Engine) -> None:
     ws_inserts = [s for s in seen if s.startswith("INSERT INTO weight_submissions")]
     mps_writes = [s for s in seen if "INSERT INTO miner_performance_stats" in s]
     assert len(ws_inserts) == 1 and len(mps_writes) == 1
-    # The miners' weight_submission_block is set by one UPDATE, not one per miner.
-    assert sum("UPDATE miner_performance_stats" in s for s in seen) == 1
+    # The miners' rows are written once, after the submission, with its block: no UPDATE.
+    assert not any("UPDATE miner_performance_stats" in s for s in seen)
+    assert seen.index(mps_writes[0]) > seen.index(ws_inserts[0])
 
 
 async def test_cycle_leaves_the_period_job_columns_alone(engine: Engine) -> None:

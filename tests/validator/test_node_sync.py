@@ -11,11 +11,9 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from minertrace.db.tables import (
-    miner_performance_stats,
     weight_submissions,
 )
 from minertrace.stats.periods import current_periods, period_for, previous_period
-from minertrace.stats.refresh import refresh_all
 from minertrace.store import HotkeyReplacement, record_scores
 from minertrace.validator.chain_integration import apply_epoch_results
 from minertrace.validator.forks import detect_orphans
@@ -232,70 +230,6 @@ def consensus_blocks(engine: Engine) -> dict[int, int | None]:
     w = weight_submissions.c
     with engine.connect() as conn:
         return dict(conn.execute(select(w.id, w.consensus_block)).all())
-
-
-async def test_epoch_results_rank_miners_with_ties(engine: Engine) -> None:
-    chain = make_chain()
-    # m0 first; m1 and m2 tied; m4 behind; m3 and m5 get nothing (tied at zero).
-    uids, weights = [3, 4, 5, 7], [65535, 30000, 30000, 9000]
-    for hotkey in ("v0", "v1"):
-        assert (await chain.set_weights(hotkey, NET, uids, weights, 0)).ok
-    epochs = chain.advance(TEMPO)
-    assert epochs
-    now = chain.clock.now()
-    await sync_nodes(engine, chain, NET, now=now)
-    periods = current_periods(now)
-    neurons = await chain.neurons(NET)
-    add_stats(engine, [(n.uid, n.hotkey, p) for n in neurons for p in periods])
-    old_day = previous_period(period_for("daily", now))
-    add_stats(engine, [(3, "m0", old_day)])
-
-    report = await apply_epoch_results(engine, chain, NET, "v0", now)
-    assert report.epoch_block == epochs[-1] == await chain.last_epoch_block(NET)
-    # The epoch writes today's rows; the period job carries them into the longer periods.
-    assert report.stats_rows_updated == len(neurons)
-    refresh_all(engine, now)
-
-    m = miner_performance_stats.c
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(m.miner_uid, m.period_type, m.incentive, m.consensus_rank, m.consensus_block)
-        ).all()
-    current = {(r.miner_uid, r.period_type): r for r in rows if r.consensus_block is not None}
-    assert len(current) == len(neurons) * len(periods)
-    miners = [n for n in neurons if not n.validator_permit]
-    assert {n.uid for n in miners} == set(range(3, 9))
-    inc = {n.uid: n.incentive for n in neurons}
-    assert inc[4] == inc[5] > 0 and inc[6] == inc[8] == 0 and inc[3] > inc[4] > inc[7] > 0
-    for n in neurons:
-        # RANK(): one more than the number of miners with a strictly higher incentive.
-        expected = (
-            None if n.validator_permit else 1 + sum(o.incentive > n.incentive for o in miners)
-        )
-        for p in periods:
-            row = current[(n.uid, p.period_type)]
-            assert row.incentive == n.incentive
-            assert row.consensus_rank == expected
-            assert row.consensus_block == report.epoch_block
-    ranks = {u: current[(u, "daily")].consensus_rank for u in range(3, 9)}
-    assert ranks == {3: 1, 4: 2, 5: 2, 7: 4, 6: 5, 8: 5}
-    [old] = [r for r in rows if r.consensus_block is None]
-    assert (old.miner_uid, old.incentive, old.consensus_rank) == (3, None, None)
-
-
-async def test_stale_hotkey_rows_get_no_epoch_results(engine: Engine) -> None:
-    chain = make_chain()
-    chain.advance(TEMPO)
-    now = chain.clock.now()
-    await sync_nodes(engine, chain, NET, now=now, cleanup_stale=False)
-    daily = period_for("daily", now)
-    add_stats(engine, [(3, "m0", daily), (4, "someone-else", daily)])
-    report = await apply_epoch_results(engine, chain, NET, "v0", now)
-    assert report.stats_rows_updated == 1
-    m = miner_performance_stats.c
-    with engine.connect() as conn:
-        stale = conn.execute(select(m.consensus_block).where(m.miner_uid == 4)).scalar_one()
-    assert stale is None
 
 
 async def test_consensus_block_marks_the_submission_in_force(engine: Engine) -> None:

@@ -7,38 +7,13 @@ a fresh context (a restarted process, empty trace queue) then reconciles.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from sqlalchemy import Engine, text
 
 from minertrace.validator.cycle import run_cycle
 from minertrace.validator.reconcile import reconcile_unsettled
 from minertrace.vocabulary import SubmissionStatus
 from tests.helpers.cycle import make_chain, make_context, seed_scores, submissions
-
-
-@contextmanager
-def outcome_writes_blocked(engine: Engine) -> Iterator[None]:
-    """Every UPDATE of weight_submissions fails while inside (the process 'died' after the
-    insert, whatever the chain did next)."""
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                """
-                CREATE FUNCTION block_outcome() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'outcome write blocked (simulated crash)'; END $$;
-                CREATE TRIGGER block_outcome BEFORE UPDATE ON weight_submissions
-                   FOR EACH ROW EXECUTE FUNCTION block_outcome();
-                """
-            )
-        )
-    try:
-        yield
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("DROP TRIGGER block_outcome ON weight_submissions"))
-            conn.execute(text("DROP FUNCTION block_outcome()"))
+from tests.helpers.rows import outcome_writes_blocked
 
 
 async def test_included_but_unrecorded_is_verified_on_restart(engine: Engine) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -20,54 +20,15 @@ from sqlalchemy import Engine, insert, select, text
 from minertrace.db.tables import miner_performance_stats, node_table, weight_submissions
 from minertrace.stats.periods import current_periods
 from minertrace.stats.refresh import refresh_all
-from minertrace.store import insert_submission, set_submission_block, upsert_miner_rows
+from minertrace.store import insert_submission, upsert_miner_rows
 from minertrace.store.arrays import PgArray
 from minertrace.store.period_upsert import PIPELINE_COLUMNS
 from minertrace.store.records import TraceRecord
-from minertrace.validator.persist import build_record, stages_json
+from minertrace.validator.persist import stages_json
 from minertrace.validator.submit import SubmissionState
 from minertrace.vocabulary import SubmissionStatus
-from minertrace.weights import CycleInputs, CycleTrace, ScoreRow, WeightConfig, compute_cycle
-
-NOW = datetime(2025, 7, 16, 15, 30, tzinfo=timezone.utc)
-N = 48
-
-
-def make_trace() -> tuple[CycleTrace, CycleInputs]:
-    """A cycle with gaps, zeros, a NaN-only UID, an unregistered UID and awkward floats."""
-    rng = np.random.default_rng(3)
-
-    def rows(name: str, prefix: str, count: int, span: timedelta) -> list[ScoreRow]:
-        out = []
-        for j in range(count):
-            score = rng.random(N)
-            score[rng.random(N) < 0.3] = np.nan
-            score[5] = np.nan
-            score[7] = 1.0  # an integral float must stay a float in the stored JSON
-            score[9] = 1e-7
-            out.append(ScoreRow(name, f"{prefix}_{j}", score.tolist(), NOW - span * (j + 1)))
-        return out
-
-    inputs = CycleInputs(
-        weather_results=rows("weather", "final_weather_scores", 3, timedelta(days=1)),
-        geomagnetic_results=rows("geomagnetic", "geo", 12, timedelta(hours=1)),
-        soil_results=rows("soil_moisture_region_1", "soil", 12, timedelta(hours=1)),
-        now=NOW,
-        nodes=[(u, f"hk{u}", f"ck{u // 3}") for u in range(N) if u != 11],
-        active_validator_uids=[0],
-    )
-    return compute_cycle(inputs, WeightConfig()), inputs
-
-
-def record_of(trace: CycleTrace, inputs: CycleInputs) -> TraceRecord:
-    return build_record(
-        trace,
-        inputs.node_list,
-        validator_hotkey="val",
-        netuid=1,
-        computed_at=NOW,
-        computed_block=100,
-    )
+from minertrace.weights import CycleInputs, CycleTrace
+from tests.helpers.rows import NOW, N, make_trace, record_of
 
 
 def as_lists(record: TraceRecord, trace: CycleTrace, inputs: CycleInputs) -> TraceRecord:
@@ -164,19 +125,15 @@ def test_daily_write_and_refresh_give_the_four_period_upsert_values(engine: Engi
         )
     record = record_of(trace, inputs)
     assert [p.period_type for p in record.periods] == ["daily"]
-    write(engine, record)
-    with engine.begin() as conn:
-        set_submission_block(conn, record, 1234)
+    write(engine, record, 1234)
     refresh_all(engine, NOW + timedelta(minutes=5))
     new = snapshot(engine, PIPELINE_COLUMNS)
 
-    # The previous cycle write: all four current period rows, then the block on all four.
+    # The previous cycle write: all four current period rows, with the block.
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE miner_performance_stats, weight_submissions"))
     four = dataclasses.replace(record, periods=tuple(current_periods(NOW)))
-    write(engine, four)
-    with engine.begin() as conn:
-        set_submission_block(conn, four, 1234)
+    write(engine, four, 1234)
     old = snapshot(engine, PIPELINE_COLUMNS)
 
     traced = {k: v for k, v in new.items() if v["validator_hotkey"] is not None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -290,6 +291,12 @@ def test_config_validation_names_the_field() -> None:
 def test_config_round_trip_and_defaults() -> None:
     cfg = WeightConfig()
     assert WeightConfig.from_dict(cfg.to_dict()) == cfg
+    # Plain JSON values: only the prefixes are a container, and each dict has its own list.
+    as_dict = cfg.to_dict()
+    assert json.loads(json.dumps(as_dict)) == as_dict
+    assert all(isinstance(v, (bool, int, float, str, type(None), list)) for v in as_dict.values())
+    as_dict["weather_task_id_prefixes"].append("x")
+    assert cfg.to_dict()["weather_task_id_prefixes"] == list(cfg.weather_task_id_prefixes)
     assert cfg.task_weights() == (0.70, 0.15, 0.15)
     assert (cfg.min_valid_for_ranks, cfg.min_valid_for_excellence) == (5, 10)
     assert (cfg.weather_window_days, cfg.weather_row_limit) == (15.0, 100)

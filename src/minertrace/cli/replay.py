@@ -34,7 +34,8 @@ def replay(
         Optional[list[str]],  # noqa: UP045
         typer.Option(
             "--set",
-            help="Override a WeightConfig field, FIELD=VALUE (repeatable), e.g. coldkey_upper=5.",
+            help="Override a field of the cycle's rules config, FIELD=VALUE (repeatable), "
+            "e.g. coldkey_upper=5 (Gaia) or moving_average_alpha=0.3 (template).",
             show_default=False,
         ),
     ] = None,
@@ -54,17 +55,13 @@ def replay(
 ) -> None:
     """Recompute a stored cycle from its stored inputs: same config → same vectors, bit for bit;
     with --set, what would have changed for every miner."""
-    from minertrace.validator.replay import CycleNotFoundError, ReplayError, replay_cycle
-    from minertrace.validator.replay_overrides import OverrideError, parse_assignments
+    from minertrace.validator.replay import CycleNotFoundError, ReplayError, replay_assignments
+    from minertrace.validator.replay_overrides import OverrideError
 
-    try:
-        overrides = parse_assignments(assignments or [])
-    except OverrideError as exc:
-        raise fail(escape(str(exc)), 2) from None
     settings = cli_settings(database_url=database_url, data_dir=data_dir)
     with serving_database(settings, demo=demo_data) as db:
         try:
-            report = replay_cycle(db.engine, cycle, overrides)
+            report = replay_assignments(db.engine, cycle, assignments or [])
         except OverrideError as exc:
             raise fail(escape(str(exc)), 2) from None
         except CycleNotFoundError as exc:

@@ -125,6 +125,25 @@ class MetricSet:
         self.chain_block = _gauge(
             r, "minertrace_chain_block", "The chain's current block as last read."
         )
+        # ---- shadow mode (run --shadow)
+        self.shadow_cycles = _counter(
+            r, "minertrace_shadow_cycles", "Shadow cycles computed (traced, never submitted)."
+        )
+        self.shadow_observations = _counter(
+            r,
+            "minertrace_shadow_observations",
+            "Weight updates of the watched hotkey compared with the shadow trace, by result "
+            "(match, mismatch, untraced: set before any trace).",
+            "result",
+        )
+        self.shadow_late = _counter(
+            r,
+            "minertrace_shadow_late_observations",
+            "Mismatches whose weights equal an earlier shadow cycle (the validator lags a cycle).",
+        )
+        self.shadow_failures = _counter(
+            r, "minertrace_shadow_failures", "Shadow cycles or observations that failed."
+        )
         # ---- data gaps
         self.score_age = _gauge(
             r,

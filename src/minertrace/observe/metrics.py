@@ -41,6 +41,16 @@ _CYCLE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "mismatches": ("verifications", ("mismatch",)),
 }
 
+# ShadowMetrics field -> (metric attribute, label values) it feeds.
+_SHADOW_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cycles": ("shadow_cycles", ()),
+    "matches": ("shadow_observations", ("match",)),
+    "mismatches": ("shadow_observations", ("mismatch",)),
+    "untraced": ("shadow_observations", ("untraced",)),
+    "late": ("shadow_late", ()),
+    "failures": ("shadow_failures", ()),
+}
+
 Reading = Callable[[], float]
 
 
@@ -239,3 +249,10 @@ class Metrics(MetricSet):
             self._feed("job_failures", (job,), float(n))
         for status, n in (cycle_statuses or {}).items():
             self._feed("cycles", (status,), float(n))
+
+    def sync_shadow(self, counters: Mapping[str, int]) -> None:
+        """Add what a shadow's counters (`ShadowMetrics`, as a dict) gained since the last call."""
+        for name, (attr, labels) in _SHADOW_FIELDS.items():
+            value = counters.get(name)
+            if isinstance(value, int):
+                self._feed(attr, labels, float(value))

@@ -16,6 +16,7 @@ The service calls three hooks and does nothing else for its metrics:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -124,7 +125,8 @@ class ServiceObserver:
                     "miner_performance_stats": int(getattr(result, "stats_rows", 0)),
                 }
             )
-        elif name == "cycle" and result is not None and hasattr(result, "status"):
+        # A shadow cycle (run --shadow) has no attempts: its counters come from the shadow.
+        elif name == "cycle" and result is not None and hasattr(result, "attempts"):
             r: Any = result
             m.cycle_finished(
                 str(r.status),
@@ -149,6 +151,9 @@ class ServiceObserver:
             failures=c.failures,
             cycle_statuses=c.cycle_statuses,
         )
+        shadow = getattr(svc, "shadow", None)
+        if shadow is not None:
+            self.metrics.sync_shadow(dataclasses.asdict(shadow.metrics))
         for block in c.epochs[self._epochs_seen :]:
             self.metrics.epoch_seen(block)
         self._epochs_seen = len(c.epochs)

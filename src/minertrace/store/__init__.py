@@ -18,7 +18,6 @@ from minertrace.store.locks import (
 from minertrace.store.miner_stats import (
     delete_period_rows_before,
     delete_stale_rows,
-    write_epoch_stats,
     write_period_stats,
 )
 from minertrace.store.nodes import (
@@ -33,7 +32,11 @@ from minertrace.store.nodes import (
     update_node_values,
     write_metagraph,
 )
-from minertrace.store.pipeline import fill_pipeline_columns, set_submission_block, upsert_miner_rows
+from minertrace.store.pipeline import (
+    fill_pipeline_columns,
+    latest_submission,
+    upsert_miner_rows,
+)
 from minertrace.store.reconcile import (
     UNSETTLED_STATUSES,
     Settlement,
@@ -117,6 +120,7 @@ __all__ = [
     "delete_submissions_before",
     "fill_pipeline_columns",
     "insert_submission",
+    "latest_submission",
     "mark_in_force",
     "mark_orphaned",
     "node_columns",
@@ -135,7 +139,6 @@ __all__ = [
     "record_scores_async",
     "recreate_schema",
     "score_array",
-    "set_submission_block",
     "settle",
     "subnet_size",
     "table_row_counts",
@@ -147,7 +150,6 @@ __all__ = [
     "update_outcome",
     "upsert_miner_rows",
     "validate_task",
-    "write_epoch_stats",
     "write_metagraph",
     "write_period_stats",
     "write_verifications",

@@ -1,7 +1,8 @@
-"""miner_performance_stats: period rows, the chain columns, and the deletes that keep it clean.
+"""miner_performance_stats: the period job's write, and the deletes that keep the table clean.
 
-The pipeline columns a cycle writes are in `minertrace.store.pipeline`; the statistics
-columns' SQL is built by `minertrace.store.stats_sql`. Every statement here is set-based: one
+The pipeline and chain columns a cycle writes are in `minertrace.store.pipeline`; the
+statistics columns' SQL is built by `minertrace.store.stats_sql`, their upsert by
+`minertrace.store.period_upsert`. Every statement here is set-based: one
 per call whatever the number of miners or periods.
 """
 
@@ -14,11 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, exists, text
 
-from minertrace.chain.types import NeuronInfo
 from minertrace.db.tables import miner_performance_stats, node_table
 from minertrace.store import gaia_scores
 from minertrace.store._bind import transaction
-from minertrace.store._periods import PeriodWindow, period_params
+from minertrace.store._periods import PeriodWindow
 from minertrace.store.period_upsert import UPSERT_SQL, carries_from_daily
 from minertrace.store.stats_sql import STAGING_TABLE, WORK_MEM, compute_sql
 from minertrace.vocabulary import PeriodType
@@ -31,39 +31,6 @@ _DELETE_PERIOD_ROWS = delete(miner_performance_stats).where(
 )
 _DELETE_STALE = delete(miner_performance_stats).where(
     ~exists().where(node_table.c.uid == _M.miner_uid, node_table.c.hotkey == _M.miner_hotkey)
-)
-
-# consensus_rank: RANK() by incentive among the UIDs without a validator permit.
-_EPOCH_STATS = text(
-    """
-    WITH n AS (
-        SELECT *
-          FROM unnest(CAST(:uids AS integer[]), CAST(:hotkeys AS text[]),
-                      CAST(:incentives AS double precision[]), CAST(:permits AS boolean[]))
-               AS n(uid, hotkey, incentive, permit)
-    ), ranked AS (
-        SELECT uid, hotkey, incentive,
-               CASE WHEN NOT permit
-                    THEN rank() OVER (PARTITION BY permit ORDER BY incentive DESC) END AS crank
-          FROM n
-    ), periods AS (
-        SELECT *
-          FROM unnest(CAST(:period_types AS text[]), CAST(:period_starts AS timestamptz[]),
-                      CAST(:period_ends AS timestamptz[]))
-               AS p(period_type, period_start, period_end)
-    )
-    UPDATE miner_performance_stats AS m
-       SET incentive = r.incentive,
-           consensus_rank = r.crank,
-           consensus_block = :epoch_block,
-           updated_at = :now
-      FROM ranked AS r, periods AS p
-     WHERE m.miner_uid = r.uid
-       AND m.miner_hotkey = r.hotkey
-       AND m.period_type = p.period_type
-       AND m.period_start = p.period_start
-       AND m.period_end = p.period_end
-    """
 )
 
 _GET_WORK_MEM = text("SELECT current_setting('work_mem')")
@@ -90,28 +57,6 @@ def delete_stale_rows(bind: Connection | Engine) -> int:
     if count:
         logger.info("deleted %d stale stats rows (hotkey no longer on the UID)", count)
     return count
-
-
-def write_epoch_stats(
-    conn: Connection,
-    neurons: Sequence[NeuronInfo],
-    periods: Sequence[PeriodWindow],
-    *,
-    epoch_block: int,
-    now: datetime,
-) -> int:
-    """Set incentive, consensus_rank and consensus_block on the miners' existing rows of
-    `periods` (rows of a replaced hotkey are left alone); returns the rows updated."""
-    params = {
-        "uids": [n.uid for n in neurons],
-        "hotkeys": [n.hotkey for n in neurons],
-        "incentives": [n.incentive for n in neurons],
-        "permits": [n.validator_permit for n in neurons],
-        **period_params(periods),
-        "epoch_block": epoch_block,
-        "now": now,
-    }
-    return int(conn.execute(_EPOCH_STATS, params).rowcount)
 
 
 def write_period_stats(

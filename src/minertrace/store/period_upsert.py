@@ -1,12 +1,17 @@
 """The period job's write: one upsert per period of the rows `stats_sql` computed.
 
-Every row gets its statistics columns. The daily row keeps the pipeline and chain columns the
-cycle and the epoch wrote into it; a weekly, monthly or all_time row gets them from the
-miner's latest daily row inside its period (the pipeline columns from the latest one a cycle
-wrote, the chain columns from the latest one an epoch wrote), so a cycle and an epoch write
-one row per miner instead of four. A longer row whose period holds no such daily row keeps
-what it has. Rows whose values would not change are not written at all (no new row version,
-`calculated_at` and `updated_at` keep the time of the last change).
+Every row gets its statistics columns. The daily row keeps the pipeline columns the cycle
+wrote into it, and gets the last epoch's chain columns from durable state, as the cycle's
+write does (`minertrace.store.pipeline`): node_table's incentive, RANK() by incentive among
+the UIDs without a validator permit, and the latest consensus_block `mark_in_force` recorded
+(any validator's: the epoch is the subnet's); with no recorded epoch it keeps what it has. So
+an epoch writes no row of its own: its values arrive with the next write of the row, the
+cycle's or this one. A weekly, monthly or all_time row gets the pipeline and chain columns
+from the miner's latest daily row inside its period (the pipeline columns from the latest one
+a cycle wrote, the chain columns from the latest one with a consensus_block), so a cycle
+writes one row per miner instead of four. A longer row whose period holds no such daily row
+keeps what it has. Rows whose values would not change are not written at all (no new row
+version, `calculated_at` and `updated_at` keep the time of the last change).
 """
 
 from __future__ import annotations
@@ -69,7 +74,26 @@ _NEW = {
     **{c: _kept(c, "consensus_block") for c in CHAIN_COLUMNS},
 }
 
+# The daily row's chain columns (empty for the longer periods, which carry the daily row's).
+_EPOCH = """
+WITH epoch AS (
+    SELECT max(consensus_block) AS block
+      FROM weight_submissions
+     WHERE NOT :carry
+), ranked AS (
+    SELECT nt.uid, nt.hotkey, nt.incentive, e.block AS consensus_block,
+           CASE WHEN NOT nt.validator_permit
+                THEN rank() OVER (PARTITION BY nt.validator_permit
+                                  ORDER BY nt.incentive DESC NULLS LAST) END AS consensus_rank
+      FROM node_table AS nt
+      JOIN epoch AS e ON e.block IS NOT NULL
+     WHERE nt.hotkey IS NOT NULL
+)"""
+
+_CHAIN_SOURCE = "CASE WHEN :carry THEN dc.{0} WHEN r.hotkey = s.hotkey THEN r.{0} END"
+
 UPSERT_SQL: Final = f"""
+{_EPOCH}
 INSERT INTO miner_performance_stats AS m (
     miner_uid, miner_hotkey, period_start, period_end, period_type,
     {", ".join(_COMPUTED)}, {", ".join(PIPELINE_COLUMNS)}, {", ".join(CHAIN_COLUMNS)},
@@ -79,9 +103,11 @@ SELECT
     s.uid, s.hotkey, :period_start, :period_end, :period_type,
     {", ".join(f"s.{c}" for c in _COMPUTED)},
     {", ".join(f"dp.{c}" for c in PIPELINE_COLUMNS)},
-    {", ".join(f"dc.{c}" for c in CHAIN_COLUMNS)},
+    {", ".join(_CHAIN_SOURCE.format(c) for c in CHAIN_COLUMNS)},
     :now, :now
 FROM {STAGING_TABLE} AS s
+-- Joined on the UID alone (no collated text sort); a node row with another hotkey gives nothing.
+LEFT JOIN ranked AS r ON r.uid = s.uid
 {_latest_daily("dp", PIPELINE_COLUMNS, "validator_hotkey")}
 {_latest_daily("dc", CHAIN_COLUMNS, "consensus_block")}
 WHERE s.pid = :pid

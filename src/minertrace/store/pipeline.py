@@ -1,12 +1,16 @@
 """The pipeline columns of miner_performance_stats: what a cycle traced for each miner.
 
-`upsert_miner_rows` writes a cycle's traced miners into their current daily, weekly, monthly
-and all_time rows with one INSERT ... SELECT FROM unnest(...) ... ON CONFLICT statement. Only
-the pipeline columns are written; the period job's statistics columns and the chain columns
-(incentive, consensus_rank, consensus_block) are left alone. A row still carrying another
-hotkey on the UID is stale and never relabelled. `pathway_details` is built in SQL from the
-same per-UID vectors, so the cycle and `fill_pipeline_columns` (the realtime-off path, from
-the latest stored weight_submissions row) produce identical rows.
+`upsert_miner_rows` writes a cycle's traced miners into their current daily rows with one
+INSERT ... SELECT FROM unnest(...) ... ON CONFLICT statement, once the submission's outcome is
+known (`minertrace.validator.trace_queue`): the pipeline columns, weight_submission_block,
+and the last epoch's chain columns (incentive, consensus_rank, consensus_block) from durable
+state — node_table and the latest consensus_block `mark_in_force` recorded — so an epoch adds
+no write of its own (the period refresh folds them into the daily row the same way). The
+period job's statistics columns are left alone. A row still carrying another hotkey on the
+UID is stale and never relabelled; a row whose values would not change is not rewritten.
+`pathway_details` is built in SQL from the same per-UID vectors, so the cycle and
+`fill_pipeline_columns` (the realtime-off path and the crash rebuild, from a stored
+weight_submissions row) produce identical rows.
 """
 
 from __future__ import annotations
@@ -49,37 +53,40 @@ _UNNEST_SOURCE = """
 """
 
 
-def _stage(name: str, cast: str) -> str:
-    return f"CAST(w.stages -> '{name}' ->> g.i AS {cast})"
+# (column, stage vector, SQL type) of the per-miner values read back from a stored row.
+_STAGE_COLUMNS = (
+    ("submitted", "submitted", "double precision"),
+    ("raw", "raw_weight", "double precision"),
+    ("exc", "excellence", "double precision"),
+    ("div", "diversity", "double precision"),
+    ("pathway", "pathway", "integer"),
+    *((f"s{SHORT[t]}", f"score_{t}", "double precision") for t in TASKS),
+    *((f"p{SHORT[t]}", f"present_{t}", "boolean") for t in TASKS),
+    *((f"r{SHORT[t]}", f"rank_{t}", "double precision") for t in TASKS),
+    *((f"q{SHORT[t]}", f"qualified_{t}", "boolean") for t in TASKS),
+    *((f"c{SHORT[t]}", f"contribution_{t}", "double precision") for t in TASKS),
+    ("bonus", "multi_task_bonus", "double precision"),
+    ("nat", "num_active_tasks", "integer"),
+)
 
+_EXPAND = "jsonb_array_elements_text(w.stages -> '{}')"
 
-_F, _B, _I = "double precision", "boolean", "integer"
-
-# The latest row of the validator; its stage vectors when it has them...
+# The latest row of the validator; its stage vectors when it has them... Each vector is
+# expanded once (ROWS FROM zips them by position): indexing the toasted jsonb per element
+# would decompress the whole document once per value, quadratic in the UIDs.
 _STORED_SOURCE = f"""
-    SELECT g.i AS uid, nt.hotkey,
-           {_stage("submitted", _F)} AS submitted, {_stage("raw_weight", _F)} AS raw,
-           {_stage("excellence", _F)} AS exc, {_stage("diversity", _F)} AS div,
-           {_stage("pathway", _I)} AS pathway,
-           {_stage("score_weather", _F)} AS sw, {_stage("score_geomagnetic", _F)} AS sg,
-           {_stage("score_soil", _F)} AS ss,
-           {_stage("present_weather", _B)} AS pw, {_stage("present_geomagnetic", _B)} AS pg,
-           {_stage("present_soil", _B)} AS ps,
-           {_stage("rank_weather", _F)} AS rw, {_stage("rank_geomagnetic", _F)} AS rg,
-           {_stage("rank_soil", _F)} AS rs,
-           {_stage("qualified_weather", _B)} AS qw, {_stage("qualified_geomagnetic", _B)} AS qg,
-           {_stage("qualified_soil", _B)} AS qs,
-           {_stage("contribution_weather", _F)} AS cw,
-           {_stage("contribution_geomagnetic", _F)} AS cg,
-           {_stage("contribution_soil", _F)} AS cs,
-           {_stage("multi_task_bonus", _F)} AS bonus, {_stage("num_active_tasks", _I)} AS nat
+    SELECT CAST(v.i - 1 AS integer) AS uid, nt.hotkey,
+           {", ".join(f"CAST(v.{c} AS {kind}) AS {c}" for c, _, kind in _STAGE_COLUMNS)}
       FROM latest AS w
-      CROSS JOIN generate_series(0, w.n_uids - 1) AS g(i)
-      JOIN node_table AS nt ON nt.uid = g.i
+      CROSS JOIN LATERAL ROWS FROM (
+           jsonb_array_elements_text(w.stages -> 'hotkey'),
+           {", ".join(_EXPAND.format(name) for _, name, _ in _STAGE_COLUMNS)}
+      ) WITH ORDINALITY AS v(hk, {", ".join(c for c, _, _ in _STAGE_COLUMNS)}, i)
+      JOIN node_table AS nt ON nt.uid = v.i - 1
      WHERE w.stages IS NOT NULL
-       AND nt.hotkey IS NOT DISTINCT FROM (w.stages -> 'hotkey' ->> g.i)
-       AND ({_stage("present_weather", _B)} OR {_stage("present_geomagnetic", _B)}
-            OR {_stage("present_soil", _B)})
+       AND v.i <= w.n_uids
+       AND nt.hotkey IS NOT DISTINCT FROM v.hk
+       AND (CAST(v.pw AS boolean) OR CAST(v.pg AS boolean) OR CAST(v.ps AS boolean))
     UNION ALL
     SELECT u.uid, nt.hotkey, u.weight, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
@@ -99,6 +106,26 @@ _LATEST = f"""
      ORDER BY id DESC
      LIMIT 1
 """
+
+
+# The last epoch's chain columns, from durable state: the epoch block is the latest
+# consensus_block `mark_in_force` recorded (any validator's: the epoch is the subnet's, and the
+# period refresh reads the same); incentive is node_table's (the node sync that follows every
+# epoch writes it); consensus_rank is RANK() by incentive, descending, among the UIDs without a
+# validator permit. Empty (nothing written) with `:chain` false or before the first epoch.
+_RANKED = """
+    epoch AS (
+        SELECT max(consensus_block) AS block FROM weight_submissions WHERE :chain
+    ),
+    ranked AS (
+        SELECT nt.uid, nt.hotkey, nt.incentive, e.block AS epoch_block,
+               CASE WHEN NOT nt.validator_permit
+                    THEN rank() OVER (PARTITION BY nt.validator_permit
+                                      ORDER BY nt.incentive DESC NULLS LAST) END AS crank
+          FROM node_table AS nt
+          JOIN epoch AS e ON e.block IS NOT NULL
+         WHERE nt.hotkey IS NOT NULL
+    )"""
 
 
 def _upsert_sql(source: str, *, latest: bool) -> str:
@@ -142,12 +169,35 @@ def _upsert_sql(source: str, *, latest: bool) -> str:
         "weight_submission_block": "(SELECT wsb FROM latest)" if latest else "CAST(:wsb AS bigint)",
     }
     with_latest = f"latest AS ({_LATEST})," if latest else ""
-    # Per-miner values are computed once (materialised), then crossed with the four periods.
-    per_miner = ", ".join(f"{expr} AS {col}" for col, expr in columns.items())
+    # Joined on the UID alone (an integer sort or hash, not a collated text sort); a node row
+    # with another hotkey gives nothing.
+    chain = {
+        c: f"CASE WHEN r.hotkey = s.hotkey THEN r.{e} END"
+        for c, e in (
+            ("incentive", "incentive"),
+            ("consensus_rank", "crank"),
+            ("consensus_block", "epoch_block"),
+        )
+    }
+    # Per-miner values are computed once (materialised), then crossed with the periods.
+    per_miner = ", ".join(f"{expr} AS {col}" for col, expr in {**columns, **chain}.items())
+    # The chain columns are kept unless this write has an epoch's values for the miner.
+    new = {
+        **{c: f"EXCLUDED.{c}" for c in columns},
+        **{
+            c: f"CASE WHEN EXCLUDED.consensus_block IS NOT NULL THEN EXCLUDED.{c} ELSE m.{c} END"
+            for c in chain
+        },
+    }
     return f"""
     WITH {with_latest}
     src AS ({source}),
-    t AS MATERIALIZED (SELECT s.uid, s.hotkey, {per_miner} FROM src AS s),
+    {_RANKED},
+    t AS MATERIALIZED (
+        SELECT s.uid, s.hotkey, {per_miner}
+          FROM src AS s
+          LEFT JOIN ranked AS r ON r.uid = s.uid
+    ),
     periods AS (
         SELECT * FROM unnest(CAST(:period_types AS text[]),
                              CAST(:period_starts AS timestamptz[]),
@@ -156,15 +206,14 @@ def _upsert_sql(source: str, *, latest: bool) -> str:
     )
     INSERT INTO miner_performance_stats AS m (
         miner_uid, miner_hotkey, period_start, period_end, period_type,
-        {", ".join(columns)}, calculated_at, updated_at)
+        {", ".join(new)}, calculated_at, updated_at)
     SELECT t.uid, t.hotkey, p.period_start, p.period_end, p.period_type,
-           {", ".join(f"t.{c}" for c in columns)}, :now, :now
+           {", ".join(f"t.{c}" for c in new)}, :now, :now
       FROM t CROSS JOIN periods AS p
     ON CONFLICT (miner_uid, period_start, period_end, period_type) DO UPDATE SET
-        {", ".join(f"{c} = EXCLUDED.{c}" for c in columns)}, updated_at = EXCLUDED.updated_at
+        {", ".join(f"{c} = {e}" for c, e in new.items())}, updated_at = EXCLUDED.updated_at
     WHERE m.miner_hotkey = EXCLUDED.miner_hotkey
-      AND ({", ".join(f"m.{c}" for c in columns)})
-          IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in columns)})
+      AND ({", ".join(f"m.{c}" for c in new)}) IS DISTINCT FROM ({", ".join(new.values())})
     """
 
 
@@ -173,22 +222,24 @@ UPSERT_MINERS_SQL = _upsert_sql(_UNNEST_SOURCE, latest=False)
 _UPSERT_MINERS = text(UPSERT_MINERS_SQL)
 _FILL_FROM_LATEST = text(_upsert_sql(_STORED_SOURCE, latest=True))
 
-_SET_SUBMISSION_BLOCK = text(
+_LATEST_ROW = text(
     """
-    UPDATE miner_performance_stats AS m
-       SET weight_submission_block = :wsb, updated_at = :now
-      FROM unnest(CAST(:uids AS integer[]), CAST(:hotkeys AS text[])) AS s(uid, hotkey),
-           unnest(CAST(:period_types AS text[]), CAST(:period_starts AS timestamptz[]),
-                  CAST(:period_ends AS timestamptz[])) AS p(period_type, period_start, period_end)
-     WHERE m.miner_uid = s.uid AND m.miner_hotkey = s.hotkey
-       AND m.period_type = p.period_type AND m.period_start = p.period_start
-       AND m.period_end = p.period_end
+    SELECT id, computed_at FROM weight_submissions
+     WHERE validator_hotkey = :validator_hotkey AND netuid = :netuid
+     ORDER BY id DESC
+     LIMIT 1
     """
 )
 
 
-def upsert_miner_rows(conn: Connection, record: TraceRecord, wsb: int | None) -> int:
-    """Upsert the traced miners' current period rows (one statement); returns rows written."""
+def upsert_miner_rows(
+    conn: Connection, record: TraceRecord, wsb: int | None, *, chain: bool = True
+) -> int:
+    """Upsert the traced miners' current period rows (one statement); returns rows written.
+
+    `wsb` is the weight_submission_block written on every row; with `chain`, the last
+    recorded epoch's chain columns too (see `_RANKED`).
+    """
     if record.miners is None or not record.miners["uids"]:
         return 0
     params = {
@@ -196,24 +247,21 @@ def upsert_miner_rows(conn: Connection, record: TraceRecord, wsb: int | None) ->
         **period_params(record.periods),
         "detailed": record.detailed,
         "validator_hotkey": record.validator_hotkey,
+        "chain": chain,
         "wsb": wsb,
         "now": record.computed_at,
     }
     return int(conn.execute(_UPSERT_MINERS, params).rowcount)
 
 
-def set_submission_block(conn: Connection, record: TraceRecord, block: int | None) -> int:
-    """Set weight_submission_block on the record's miners' current rows (one UPDATE)."""
-    if record.miners is None or not record.miners["uids"]:
-        return 0
-    params = {
-        "uids": record.miners["uids"],
-        "hotkeys": record.miners["hotkeys"],
-        "wsb": block,
-        "now": record.computed_at,
-        **period_params(record.periods),
-    }
-    return int(conn.execute(_SET_SUBMISSION_BLOCK, params).rowcount)
+def latest_submission(
+    bind: Engine | Connection, validator_hotkey: str, netuid: int
+) -> tuple[int, datetime] | None:
+    """(id, computed_at) of the validator's latest weight_submissions row, or None."""
+    params = {"validator_hotkey": validator_hotkey, "netuid": netuid}
+    with transaction(bind) as conn:
+        row = conn.execute(_LATEST_ROW, params).one_or_none()
+    return None if row is None else (int(row.id), row.computed_at)
 
 
 def fill_pipeline_columns(
@@ -223,16 +271,20 @@ def fill_pipeline_columns(
     netuid: int,
     now: datetime,
     periods: Sequence[PeriodWindow],
+    chain: bool = True,
 ) -> int:
     """Upsert the pipeline columns of the current period rows from the latest cycle's row.
 
-    The realtime-off path (`enable_realtime_updates` false): the service calls it with every
-    period statistics refresh, right after `minertrace.stats.refresh_all`, with the current
-    periods. One statement. From the stored stage vectors when the row has them (every
-    pipeline column, pathway_details included, for the UIDs whose hotkey is still the one the
-    cycle saw); from submitted_uids / submitted_weights otherwise (submitted_weight only).
-    weight_submission_block is the row's block when the row is on chain. Returns the rows
-    written.
+    Two callers: the realtime-off path (`enable_realtime_updates` false), where the service
+    calls it before every period statistics refresh with today's period; and
+    `minertrace.validator.reconcile`, which rebuilds the rows of a cycle whose process died
+    before writing them (period: the row's day, `now`: its computed_at). One statement. From
+    the stored stage vectors when the row has them (every pipeline column, pathway_details
+    included, for the UIDs whose hotkey is still the one the cycle saw); from submitted_uids
+    / submitted_weights otherwise (submitted_weight only). weight_submission_block is the
+    row's block when the row is on chain; with `chain`, the last recorded epoch's chain
+    columns as the cycle writes them. Rows that would not change are not written. Returns
+    the rows written.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -241,6 +293,7 @@ def fill_pipeline_columns(
         "netuid": netuid,
         "now": now,
         "detailed": True,
+        "chain": chain,
         **period_params(periods),
     }
     with transaction(bind) as conn:

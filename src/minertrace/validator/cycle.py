@@ -1,14 +1,17 @@
-"""One weight cycle: read → compute → persist (one transaction) → submit → verify.
+"""One weight cycle: read → compute → persist the trace → submit → verify (and the rows).
 
 `run_cycle(ctx)` is the whole of it; the service calls it at its cycle interval and, each loop,
 `flush(ctx)` (write traces that wait in the `TraceQueue`) and
 `minertrace.validator.verify.verify_pending(ctx)` (commit-reveal submissions whose reveal
 epoch has passed).
 
-Failure isolation: weights come first. The trace is written before the submission and the
-submission's outcome after it; when the database fails the trace (and later its outcome)
-waits in a bounded in-memory `TraceQueue` and the submission goes ahead anyway. Nothing the
-tracing or persistence code raises reaches the submission.
+Failure isolation: weights come first. Only the weight_submissions row (the durable trace)
+is written before the submission; the submission's outcome after it, and with the first
+final outcome, in the same transaction, the traced miners' daily rows (derived data, rebuilt
+from the stored row by `minertrace.validator.reconcile` when a process dies in between).
+When the database fails the trace (and later its outcome) waits in a bounded in-memory
+`TraceQueue` and the submission goes ahead anyway. Nothing the tracing or persistence code
+raises reaches the submission.
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ class CycleContext:
             queue if queue is not None else TraceQueue(settings.trace_queue_size, self.metrics, log)
         )
         self.block_seconds = block_seconds
+        self.rows_checked = False
+        """Whether `minertrace.validator.reconcile` checked the latest row's miner rows."""
 
     @property
     def windows(self) -> ScoreWindows:
@@ -161,7 +166,8 @@ class CycleResult:
     reveal_block: int | None = None
     verification: Verification | None = None
     trace_overhead_s: float | None = None
-    """Seconds from the end of compute_cycle to the end of the persist transaction."""
+    """Seconds from the end of compute_cycle to the end of the persist transaction (what
+    delays the submission; the miner rows are written after it)."""
     trace_build_s: float | None = None
     """The part of trace_overhead_s spent turning the trace into statement parameters."""
     persisted: bool = False
@@ -244,7 +250,7 @@ def _trace_and_persist(
         inputs=inputs,
     )
     build_s = time.perf_counter() - t0
-    item = PendingTrace(record, state)
+    item = PendingTrace(record, state, chain=ctx.settings.enable_chain_integration)
     ctx.queue.put(item)
     return item, build_s
 
@@ -256,16 +262,18 @@ async def run_cycle(ctx: CycleContext) -> CycleResult:
     2. compute with `ctx.rules` (`compute_cycle` for Gaia's; rules that carry state get the
        validator's previous row);
     3. persist the weight_submissions row ('computed', or 'skipped' with the reason when no
-       weights were produced) and, with `enable_realtime_updates`, the traced miners'
-       current period rows — one transaction, one statement per table; on failure the trace
-       is queued and the cycle goes on;
+       weights were produced): one statement; on failure the trace is queued and the cycle
+       goes on;
     4. submit: wait out the rate limit on the clock, retry rejections and timeouts with
-       exponential backoff up to `submission_max_attempts`, record every attempt; on inclusion
-       the block (and reveal epoch under commit-reveal) and the miners' weight_submission_block;
+       exponential backoff up to `submission_max_attempts`, record every attempt; with the
+       final outcome (included or committed with its block, or failed) and, with
+       `enable_realtime_updates`, the traced miners' daily rows in the same transaction:
+       pipeline columns, weight_submission_block, and (`enable_chain_integration`) the last
+       epoch's chain columns — one statement (a skipped cycle writes them at its end);
     5. verify by reading back the validator's weights (plain submissions; commits are verified
        by `verify.verify_pending` after their reveal epoch);
-    6. the trace-and-persist overhead is stored and compared with
-       `performance_impact_threshold` (warning and `metrics.slow_traces`).
+    6. the trace-and-persist overhead (step 3, what delays the submission) is stored and
+       compared with `performance_impact_threshold` (warning and `metrics.slow_traces`).
 
     Never raises for database failures; chain exceptions during a submission attempt are
     recorded as failed attempts.

@@ -2,8 +2,9 @@
 
 `build_record` turns a trace into a `minertrace.store.TraceRecord` (numpy → lists, stage
 vectors → one JSON document with NaN as null). The trace queue writes it through
-`minertrace.store` with one statement per table: the weight_submissions row and, with realtime
-updates, the traced miners' current period rows (`minertrace.store.upsert_miner_rows`).
+`minertrace.store`: the weight_submissions row before the submission, and, with realtime
+updates, the traced miners' daily rows (`minertrace.store.upsert_miner_rows`) with the
+submission's outcome.
 
 A *traced miner* is a registered UID (it has a hotkey in the cycle's node list) with at least
 one present task (Gaia's rules), or with a positive submitted weight (other rules, whose

@@ -13,6 +13,13 @@ row it holds now (`decide`, pure):
 - commit-reveal: a commit cannot be read back before its reveal, so the outcome is unknown
   ('failed', saying so);
 - a validator the metagraph no longer holds: 'failed'.
+
+A cycle writes its traced miners' daily rows after the submission, with its outcome
+(`minertrace.validator.trace_queue`). So once per process, after settling, the validator's
+latest row — unless this process's queue holds it — has its miners' rows rebuilt from its
+stored stage vectors (`minertrace.store.fill_pipeline_columns`, the day of its computed_at):
+the rows a dead process did not write. The statement skips rows that would not change, so
+after a clean stop it writes nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +30,18 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from minertrace.chain.types import NeuronInfo
-from minertrace.store import Settlement, UnsettledRow, settle, unsettled_rows
+from minertrace.stats.periods import period_for
+from minertrace.store import (
+    Settlement,
+    UnsettledRow,
+    fill_pipeline_columns,
+    latest_submission,
+    settle,
+    unsettled_rows,
+)
 from minertrace.validator.cycle import CycleContext, short_error
 from minertrace.validator.submit import compare_weights, find_validator
-from minertrace.vocabulary import SubmissionStatus
+from minertrace.vocabulary import PeriodType, SubmissionStatus
 
 _AFTER_CRASH = "the process ended before recording the outcome"
 
@@ -99,11 +114,19 @@ async def reconcile_unsettled(ctx: CycleContext) -> list[int]:
     """Settle this validator's rows left 'computed' or 'submitting'; returns their ids.
 
     Rows held by this process's trace queue are left to it; a shadow service settles nothing.
+    Then, once per process, the latest row's miner rows are rebuilt (see the module doc).
     Chain or database failures are logged and retried at the next call; never raises.
     """
     if ctx.settings.shadow:
         # A shadow service submits nothing: its 'computed' rows wait for `shadow` to observe.
         return []
+    ids = await _settle_unsettled(ctx)
+    if not ctx.rows_checked:
+        await _rebuild_latest_rows(ctx)
+    return ids
+
+
+async def _settle_unsettled(ctx: CycleContext) -> list[int]:
     queued = {it.ws_id for it in ctx.queue if it.ws_id is not None}
     try:
         rows = await asyncio.to_thread(unsettled_rows, ctx.engine, ctx.validator_hotkey, ctx.netuid)
@@ -133,6 +156,38 @@ async def reconcile_unsettled(ctx: CycleContext) -> list[int]:
                 "submission %d left open by a previous run: %s (%s)", s.id, s.status, s.error
             )
     return ids
+
+
+def _rebuild(ctx: CycleContext) -> int:
+    latest = latest_submission(ctx.engine, ctx.validator_hotkey, ctx.netuid)
+    if latest is None or any(it.ws_id == latest[0] for it in ctx.queue):
+        return 0
+    computed_at = latest[1]
+    return fill_pipeline_columns(
+        ctx.engine,
+        validator_hotkey=ctx.validator_hotkey,
+        netuid=ctx.netuid,
+        now=computed_at,
+        periods=[period_for(PeriodType.DAILY, computed_at)],
+        chain=ctx.settings.enable_chain_integration,
+    )
+
+
+async def _rebuild_latest_rows(ctx: CycleContext) -> None:
+    if not ctx.settings.enable_realtime_updates:
+        # The stats job fills the rows from the latest stored row on its own schedule.
+        ctx.rows_checked = True
+        return
+    try:
+        written = await asyncio.to_thread(_rebuild, ctx)
+    except Exception as exc:
+        ctx.log.warning("reconcile: miner rows not rebuilt (retried later): %s", short_error(exc))
+        return
+    ctx.rows_checked = True
+    if written:
+        # After a crash these are the rows the dead process did not write; after a clean stop,
+        # rows an epoch or a node sync since the last cycle brought up to date.
+        ctx.log.info("reconcile: %d miner rows of the latest cycle rewritten", written)
 
 
 __all__ = ["decide", "reconcile_unsettled"]

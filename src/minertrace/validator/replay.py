@@ -2,9 +2,10 @@
 
 `replay_cycle(bind, cycle_id, overrides)` reads the cycle's stored config, its replay inputs
 (`weight_submissions.inputs`: node snapshot, active validators, encoding parameters, `now`)
-and its score rows by (task_name, task_id); recomputes the cycle with the stored config and
-checks it reproduces the stored vectors bit for bit; with overrides, recomputes it again with
-the overridden config and diffs the two per UID.
+and its score rows by (task_name, task_id); recomputes the cycle with the rules that computed
+it (the `rules` scalar: Gaia's or the subnet template's, the latter from the moving-average
+state the cycle stored) and the stored config, and checks it reproduces the stored vectors bit
+for bit; with overrides of that config, recomputes it again and diffs the two per UID.
 
 It refuses, saying why, rather than guess: when the cycle predates the inputs column
 (revision 0003), or when retention has removed some of its score rows (they are named).
@@ -31,8 +32,15 @@ from minertrace.validator.replay_overrides import (
     parse_assignments,
 )
 from minertrace.vocabulary import SCORE_TASK_GEOMAGNETIC, SCORE_TASK_WEATHER, SOIL_TASK_PREFIX
-from minertrace.weights import CycleInputs, CycleTrace, ScoreRow, WeightConfig, compute_cycle
-from minertrace.weights.rules import DEFAULT_RULES
+from minertrace.weights import CycleInputs, ScoreRow, WeightConfig
+from minertrace.weights.rules import (
+    DEFAULT_RULES,
+    RULES,
+    StoredCycle,
+    WeightRules,
+    hotkeys_by_uid,
+    rules_by_name,
+)
 
 
 class ReplayError(RuntimeError):
@@ -60,11 +68,14 @@ class ReplayReport:
     verification: Verification
     diff: ReplayDiff | None
     notes: list[str] = field(default_factory=list)
+    rules: str = DEFAULT_RULES
+    """The rules that computed (and recomputed) the cycle."""
 
     def to_dict(self) -> dict[str, Any]:
         """Strict-JSON form (`replay --json`, the API)."""
         out: dict[str, Any] = {
             "cycle_id": self.cycle_id,
+            "rules": self.rules,
             "overrides": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in self.overrides.items()
             },
@@ -157,17 +168,29 @@ def _inputs(
     )
 
 
-def _load(bind: Engine | Connection, cycle_id: int) -> tuple[ReplaySource, CycleInputs]:
+def _rules(src: ReplaySource) -> WeightRules:
+    """The rules that computed the cycle, with its stored config."""
+    name = src.rules or DEFAULT_RULES
+    if name not in RULES:
+        raise ReplayError(
+            f"cycle {src.id} was computed by the {name!r} weight rules, which minertrace does not "
+            f"implement (recorded through minertrace.recorder); replay recomputes cycles of the "
+            f"{', '.join(repr(n) for n in sorted(RULES))} rules"
+        )
+    try:
+        return rules_by_name(name, dict(src.config))
+    except (TypeError, ValueError) as exc:
+        raise ReplayError(f"cycle {src.id}: its stored config is not readable: {exc}") from None
+
+
+def _load(
+    bind: Engine | Connection, cycle_id: int
+) -> tuple[ReplaySource, CycleInputs, WeightRules]:
     with transaction(bind) as conn:
         src = replay_source(conn, cycle_id)
         if src is None:
             raise CycleNotFoundError(f"cycle {cycle_id} does not exist")
-        if src.rules not in (None, DEFAULT_RULES):
-            # What-if overrides are WeightConfig fields, and the comparison reads Gaia's stages.
-            raise ReplayError(
-                f"cycle {cycle_id} was computed by the {src.rules!r} weight rules; replay "
-                f"recomputes cycles of the {DEFAULT_RULES!r} rules only"
-            )
+        rules = _rules(src)
         if src.inputs is None:
             raise MissingInputsError(
                 f"cycle {cycle_id} cannot be replayed: it was recorded before minertrace stored "
@@ -178,30 +201,25 @@ def _load(bind: Engine | Connection, cycle_id: int) -> tuple[ReplaySource, Cycle
         except InputsFormatError as exc:
             raise ReplayError(f"cycle {cycle_id} cannot be replayed: {exc}") from None
         rows = _score_rows(conn, src)
-    return src, _inputs(src, stored, rows)
+    return src, _inputs(src, stored, rows), rules
 
 
 def stored_config(src: ReplaySource) -> WeightConfig:
-    """The WeightConfig the cycle used."""
+    """The WeightConfig of a cycle computed by Gaia's rules."""
     try:
         return WeightConfig.from_dict(dict(src.config))
     except (TypeError, ValueError) as exc:
         raise ReplayError(f"cycle {src.id}: its stored config is not readable: {exc}") from None
 
 
-def replay_cycle(
-    bind: Engine | Connection, cycle_id: int, overrides: dict[str, Any] | None = None
+def _replay(
+    src: ReplaySource, inputs: CycleInputs, rules: WeightRules, overrides: dict[str, Any]
 ) -> ReplayReport:
-    """Replay cycle `cycle_id`, optionally with WeightConfig `overrides` (already typed).
-
-    Raises `CycleNotFoundError`, `MissingInputsError` (rows gone or never stored),
-    `ReplayError` (unreadable stored data) or `OverrideError` (bad override).
-    """
-    overrides = dict(overrides or {})
-    src, inputs = _load(bind, cycle_id)
-    config = stored_config(src)
-    changed = apply_overrides(config, overrides) if overrides else None
-    base: CycleTrace = compute_cycle(inputs, config)
+    # Rules that carry state (the template's moving average) start from the state the cycle
+    # itself stored, so the replay needs no earlier row.
+    previous = rules.replay_previous(StoredCycle.from_row(src.stages, src.scalars))
+    changed = apply_overrides(rules.config, overrides) if overrides else None
+    base = rules.compute(inputs, previous)
     verification = verify_trace(
         base,
         src.stages,
@@ -222,13 +240,34 @@ def replay_cycle(
         )
     diff = None
     if changed is not None:
-        after = compute_cycle(inputs, changed)
-        nodes = inputs.node_list
-        hot = np.full(base.n_uids, None, dtype=object)
-        inside = nodes.uids < base.n_uids
-        hot[nodes.uids[inside]] = np.asarray(nodes.hotkeys, dtype=object)[inside]
-        diff = diff_traces(base, after, hot.tolist())
-    return ReplayReport(cycle_id, overrides, verification, diff, notes)
+        after = rules_by_name(rules.name, changed.to_dict()).compute(inputs, previous)
+        diff = diff_traces(base, after, hotkeys_by_uid(inputs.node_list, base.n_uids))
+    return ReplayReport(src.id, overrides, verification, diff, notes, rules.name)
+
+
+def replay_cycle(
+    bind: Engine | Connection, cycle_id: int, overrides: dict[str, Any] | None = None
+) -> ReplayReport:
+    """Replay cycle `cycle_id`, optionally with `overrides` (already typed) of the config of
+    the rules that computed it (`WeightConfig` for Gaia's, `TemplateConfig` for the
+    template's).
+
+    Raises `CycleNotFoundError`, `MissingInputsError` (rows gone or never stored),
+    `ReplayError` (unreadable stored data, rules minertrace does not implement) or
+    `OverrideError` (bad override).
+    """
+    src, inputs, rules = _load(bind, cycle_id)
+    return _replay(src, inputs, rules, dict(overrides or {}))
+
+
+def replay_assignments(
+    bind: Engine | Connection, cycle_id: int, assignments: Sequence[str]
+) -> ReplayReport:
+    """`replay_cycle` with `FIELD=VALUE` overrides, parsed by the fields of the config of the
+    rules that computed the cycle (so `--set` names what that cycle's rules know)."""
+    src, inputs, rules = _load(bind, cycle_id)
+    overrides = parse_assignments(assignments, type(rules.config))
+    return _replay(src, inputs, rules, overrides)
 
 
 def replay_request(
@@ -240,7 +279,7 @@ def replay_request(
     validator). Errors by kind: `CycleNotFoundError` is a LookupError, a bad override an
     `OverrideError` (ValueError), a refusal a `ReplayError` (RuntimeError).
     """
-    return replay_cycle(bind, cycle_id, parse_assignments(assignments)).to_dict()
+    return replay_assignments(bind, cycle_id, assignments).to_dict()
 
 
 __all__ = [
@@ -248,6 +287,7 @@ __all__ = [
     "MissingInputsError",
     "ReplayError",
     "ReplayReport",
+    "replay_assignments",
     "replay_cycle",
     "replay_request",
     "stored_config",

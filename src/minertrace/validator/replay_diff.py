@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from minertrace.weights import CycleTrace
 from minertrace.weights.pathways import PATHWAY_LABELS
+from minertrace.weights.rules import RulesTrace
 
 F64 = NDArray[np.float64]
 SAMPLE = 10
@@ -83,7 +83,7 @@ def compare_vectors(name: str, stored: Any, replayed: Any) -> VectorDifference |
 
 
 def verify_trace(
-    trace: CycleTrace,
+    trace: RulesTrace,
     stages: dict[str, Any] | None,
     final_weights: list[float] | None,
     submitted: tuple[list[int] | None, list[float] | None, list[int] | None],
@@ -162,26 +162,40 @@ class ReplayDiff:
     largest_losses: list[UidChange]
 
 
+NO_PATHWAY = -2
+"""The pathway code of a UID under rules without pathways (shown as "n/a")."""
+
+
 def _vector(values: F64 | None, n: int) -> F64:
     if values is None:
         return np.zeros(n)
     return np.where(np.isfinite(values), values, 0.0)
 
 
+def _pathways(trace: RulesTrace) -> NDArray[np.int64]:
+    """Each UID's pathway code; rules without pathways (the template's) give NO_PATHWAY."""
+    codes = getattr(trace, "pathway", None)
+    if codes is None:
+        return np.full(trace.n_uids, NO_PATHWAY, dtype=np.int64)
+    return np.asarray(codes).astype(np.int64)
+
+
 def diff_traces(
-    before: CycleTrace, after: CycleTrace, hotkeys: list[str | None], top: int = 5
+    before: RulesTrace, after: RulesTrace, hotkeys: list[str | None], top: int = 5
 ) -> ReplayDiff:
     """What changes from `before` to `after`, per UID (`hotkeys` indexed by UID)."""
     n = before.n_uids
     fb, fa = _vector(before.final, n), _vector(after.final, n)
     sb, sa = _vector(before.submitted, n), _vector(after.submitted, n)
     rb, ra = weight_ranks(sb), weight_ranks(sa)
-    pb, pa = before.pathway.astype(np.int64), after.pathway.astype(np.int64)
+    pb, pa = _pathways(before), _pathways(after)
     changed = (pb != pa) | (fb != fa) | (sb != sa) | (rb != ra)
     idx = np.flatnonzero(changed)
-    labels = np.array([PATHWAY_LABELS.get(k, "no record") for k in range(-1, 3)], dtype=object)
-    # pathway codes run from -1 (no record) to 2; shift by one to index the label table.
-    lb, la = labels[np.clip(pb[idx], -1, 2) + 1], labels[np.clip(pa[idx], -1, 2) + 1]
+    labels = np.array(
+        ["n/a", *(PATHWAY_LABELS.get(k, "no record") for k in range(-1, 3))], dtype=object
+    )
+    # Codes run from NO_PATHWAY (-2) and -1 (no record) to 2; shift by two to index the labels.
+    lb, la = labels[np.clip(pb[idx], -2, 2) + 2], labels[np.clip(pa[idx], -2, 2) + 2]
     hot = [hotkeys[i] if i < len(hotkeys) else None for i in idx.tolist()]
     changes = [
         UidChange(*row)
@@ -216,6 +230,7 @@ def diff_traces(
 
 
 __all__ = [
+    "NO_PATHWAY",
     "ReplayDiff",
     "UidChange",
     "VectorDifference",

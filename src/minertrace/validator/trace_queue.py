@@ -5,6 +5,14 @@ entry is written at once and leaves the queue once its submission has finished a
 state is written; when it is down the entry waits, and the submission goes ahead. Entries are
 written oldest first and a flush stops at the first failure, so a newer cycle's values are
 never overwritten by an older one's.
+
+An entry is written in two parts. Before the submission only its weight_submissions row (the
+durable trace). The traced miners' daily rows are derived data (the row's stage vectors hold
+them): they are written once the submission's outcome is known, in the same transaction as
+that outcome, so the row write carries `weight_submission_block` and never delays the
+weights. A process that dies between the two leaves its row 'computed' or 'submitting' (or,
+within the last write of a cycle, settled without its miners' rows);
+`minertrace.validator.reconcile` rebuilds the rows from the stored row on start.
 """
 
 from __future__ import annotations
@@ -20,14 +28,18 @@ from sqlalchemy import Engine
 from minertrace.store import (
     TraceRecord,
     insert_submission,
-    set_submission_block,
     update_outcome,
     upsert_miner_rows,
 )
 from minertrace.validator.metrics import CycleMetrics
 from minertrace.validator.submit import SubmissionState
+from minertrace.vocabulary import ON_CHAIN_STATUSES, SubmissionStatus
 
 logger = logging.getLogger(__name__)
+
+
+ROWS_READY: frozenset[SubmissionStatus] = ON_CHAIN_STATUSES | {SubmissionStatus.FAILED}
+"""Outcomes with which an entry's miner rows are written (the block, if any, is final)."""
 
 
 @dataclass(eq=False)
@@ -35,39 +47,53 @@ class PendingTrace:
     """One cycle's trace and its submission state, until both are in the database.
 
     `ws_id` is set once the weight_submissions row exists; `written_version` is the
-    `state.version` last written; `done` is set when the cycle no longer changes the state.
+    `state.version` last written; `done` is set when the cycle no longer changes the state;
+    `rows_written` once the traced miners' rows are written (with the first outcome in
+    `ROWS_READY`, or when the entry is done); `chain` adds the last epoch's chain columns to
+    those rows (`enable_chain_integration`).
     """
 
     record: TraceRecord
     state: SubmissionState
     ws_id: int | None = None
     written_version: int = -1
-    block_written: int | None = None
+    rows_written: bool = False
     done: bool = False
     failed_writes: int = 0
+    chain: bool = False
+
+    @property
+    def rows_due(self) -> bool:
+        """The miner rows are to be written now: the submission's outcome is known."""
+        return not self.rows_written and (self.done or self.state.status in ROWS_READY)
 
     @property
     def up_to_date(self) -> bool:
-        """The row exists and holds the latest state."""
-        return self.ws_id is not None and self.written_version == self.state.version
+        """The row exists and holds the latest state (and the miner rows, once due)."""
+        return (
+            self.ws_id is not None
+            and self.written_version == self.state.version
+            and not self.rows_due
+        )
 
     def write(self, engine: Engine) -> None:
         """Write what is missing of this entry in one transaction."""
         version = self.state.version
-        block = self.state.block_number if self.state.on_chain else None
-        outcome = self.state.outcome()
+        rows = self.rows_due
+        state = self.state
+        block = state.block_number if state.on_chain else None
+        outcome = state.outcome()
         with engine.begin() as conn:
             ws_id = self.ws_id
             if ws_id is None:
                 ws_id = insert_submission(conn, self.record, outcome)
-                upsert_miner_rows(conn, self.record, block)
-            else:
+            elif version != self.written_version:
                 update_outcome(conn, ws_id, outcome)
-                if block is not None and block != self.block_written:
-                    set_submission_block(conn, self.record, block)
+            if rows:
+                upsert_miner_rows(conn, self.record, block, chain=self.chain)
         self.ws_id = ws_id
         self.written_version = version
-        self.block_written = block
+        self.rows_written = self.rows_written or rows
 
 
 class TraceQueue:
@@ -156,4 +182,4 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"[:300]
 
 
-__all__ = ["PendingTrace", "TraceQueue"]
+__all__ = ["ROWS_READY", "PendingTrace", "TraceQueue"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,7 +20,7 @@ from minertrace.web.api import run_replay
 from minertrace.web.db import connection
 from minertrace.web.params import INT64_MAX, TEXT_PATTERN, CycleId, Uid, ValidatorQuery
 from minertrace.web.svg import PATHWAY_COLORS, STATUS_COLORS
-from minertrace.weights import WeightConfig
+from minertrace.weights.rules import DEFAULT_RULES, RULES, rules_by_name, rules_name
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["num"] = lambda v, spec=".5f": "-" if v is None else format(v, spec)
@@ -61,7 +61,12 @@ CYCLE_COLUMNS = (
     ("u16", "u16", "d"),
 )
 PATHWAY_NAMES = {-1: "no record", 0: "none", 1: "excellence", 2: "diversity"}
-CONFIG_FIELDS = sorted(f.name for f in dataclasses.fields(WeightConfig))
+
+
+def _config_fields(rules: str) -> list[str]:
+    """The config fields a what-if replay of a cycle of `rules` accepts (Gaia's when unknown)."""
+    config = rules_by_name(rules if rules in RULES else DEFAULT_RULES).config
+    return sorted(f.name for f in dataclasses.fields(cast(Any, config)))
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -171,7 +176,7 @@ def cycle_page(request: Request, conn: Conn, cycle_id: CycleId) -> HTMLResponse:
         c=detail,
         columns=CYCLE_COLUMNS,
         rows=rows,
-        fields=CONFIG_FIELDS,
+        fields=_config_fields(rules_name(detail.scalars)),
     )
 
 
@@ -184,9 +189,8 @@ def replay_page(
     """What-if replay of a cycle, with the per-UID changes."""
     pairs = [p for p in overrides if p.strip()]
     report = run_replay(request, cycle_id, pairs)
-    return render(
-        request, "replay.html", r=report, cycle_id=cycle_id, pairs=pairs, fields=CONFIG_FIELDS
-    )
+    fields = _config_fields(str(report.get("rules", DEFAULT_RULES)))
+    return render(request, "replay.html", r=report, cycle_id=cycle_id, pairs=pairs, fields=fields)
 
 
 @router.get("/validators", response_class=HTMLResponse)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from minertrace.vocabulary import Task
@@ -130,7 +130,8 @@ class WeightConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of every field."""
-        out = asdict(self)
+        # Every field is a scalar but the prefixes, so no deep copy (asdict) is needed.
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["weather_task_id_prefixes"] = list(self.weather_task_id_prefixes)
         return out
 

@@ -65,6 +65,9 @@ class ScoreRow:
     def score_length(self) -> int | None:
         """Length of ``score`` when it is a sequence of values, else None."""
         s = self.score
+        if type(s) is list or type(s) is tuple:
+            # What a DB driver returns; the ABC checks below cost microseconds per row.
+            return len(s)
         if isinstance(s, np.ndarray):
             return int(s.shape[0]) if s.ndim == 1 else None
         if isinstance(s, (str, bytes, Mapping)) or not isinstance(s, Sequence):

@@ -1,12 +1,14 @@
 """Score rows → float64 matrices with NaN for missing entries, counting why (D4).
 
-Clean rows (numbers only, the usual case) take a single numpy conversion. Rows holding None,
-strings or other objects go through a per-entry classification; that is the only per-entry
-Python work, and only for those rows.
+Clean rows (numbers and None, the usual case) take one numpy conversion for all rows of a task;
+for rows given as Python lists, ``marshal`` proves that every entry is a float or None (see
+`_proven_floats_and_none`). Rows holding strings or other objects go through a per-entry
+classification; that is the only per-entry Python work, and only for those rows.
 """
 
 from __future__ import annotations
 
+import marshal
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -20,8 +22,17 @@ from minertrace.weights.inputs import ScoreRow
 
 _OK, _NULL, _STRING, _NAN, _INF, _OTHER = range(6)
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
+_NONE_TYPE = type(None)
 # Element types a whole block can be converted from in one numpy call (None becomes NaN).
-_CLEAN_TYPES = {float, int, type(None), np.float64}
+_CLEAN_TYPES = {float, int, _NONE_TYPE, np.float64}
+# marshal format 2 (no back-references): a list is "[" (a tuple "(") and its length in 4
+# bytes, then one record per entry; None is the byte "N", a float "g" and its 8 bytes.
+_MARSHAL_VERSION = 2
+_HEADER = 5
+_LIST_CODE, _TUPLE_CODE, _NONE_CODE, _FLOAT_CODE = (ord(c) for c in "[(Ng")
+_NONE_RECORD, _FLOAT_RECORD = 1, 9
+_CHUNK_ENTRIES = 8192
+_CHUNK_ROWS = 8
 
 
 @dataclass
@@ -102,19 +113,10 @@ def _fast_block(scores: list[Any], n_uids: int, dq: DataQuality) -> NDArray[np.f
         block = np.stack(scores).astype(np.float64, copy=False)
         nulls = 0
     elif all(isinstance(s, (list, tuple)) for s in scores):
-        kinds = set(map(type, chain.from_iterable(scores)))
-        if not kinds <= _CLEAN_TYPES:
+        converted = _list_block(scores, n_uids)
+        if converted is None:
             return None
-        try:
-            # fromiter reads None as NaN and is several times faster than np.array on
-            # nested lists that hold None.
-            flat = np.fromiter(
-                chain.from_iterable(scores), dtype=np.float64, count=len(scores) * n_uids
-            )
-        except (OverflowError, ValueError, TypeError):
-            return None
-        block = flat.reshape(len(scores), n_uids)
-        nulls = sum(s.count(None) for s in scores) if type(None) in kinds else 0
+        block, nulls = converted
     else:
         return None
     finite = np.isfinite(block)
@@ -128,6 +130,92 @@ def _fast_block(scores: list[Any], n_uids: int, dq: DataQuality) -> NDArray[np.f
     if missing != nan_count:
         block[~finite] = np.nan
     return block
+
+
+def _list_block(scores: list[Any], n_uids: int) -> tuple[NDArray[np.float64], int] | None:
+    """Rows given as lists or tuples, as one float64 block and its count of None entries.
+
+    None when an entry is of none of the `_CLEAN_TYPES` (or is an int too large for a float):
+    such rows need the per-entry classification.
+    """
+    block = np.empty((len(scores), n_uids), dtype=np.float64)
+    nulls = _proven_floats_and_none(scores, block)
+    if nulls is not None:
+        return block, nulls
+    # Ints, numpy floats, float NaN, ... among the entries: their types decide.
+    types = list(map(type, chain.from_iterable(scores)))
+    nulls = types.count(_NONE_TYPE)
+    if types.count(float) + nulls != len(types) and not set(types) <= _CLEAN_TYPES:
+        return None
+    try:
+        # fromiter reads None as NaN, several times faster than np.array on such lists.
+        values = np.fromiter(chain.from_iterable(scores), dtype=np.float64, count=block.size)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return values.reshape(block.shape), nulls
+
+
+def _proven_floats_and_none(scores: list[Any], out: NDArray[np.float64]) -> int | None:
+    """Fill ``out`` and return the number of None entries, if every entry is a float or None.
+
+    None when that is not so (ints, bools, strings, float NaN, subclasses, ...); ``out`` may
+    then be partly written.
+
+    Checking each entry's type costs as much as converting it. Instead, ``marshal`` writes the
+    rows in one C-level pass that dispatches on each entry's exact type (None is the byte
+    ``N``, a float ``g`` and its 8 bytes) and refuses objects that are neither builtin values
+    nor buffers, so that the conversion that follows runs none of the caller's code (bar a
+    Python 3.12+ class with ``__buffer__``). Taking the NaN entries of the conversion for the
+    None entries gives each record's offset in the stream; the stream proves that reading
+    when each offset holds the expected type byte and the records end where the stream ends:
+    up to the first record that differs, the offsets are right, so that record's own type
+    byte would be found there. Rows go in chunks of about `_CHUNK_ENTRIES` entries (at least
+    `_CHUNK_ROWS` rows): with larger temporaries, glibc returned and re-faulted their pages
+    on every cycle.
+    """
+    n_uids = out.shape[1]
+    step = max(_CHUNK_ROWS, _CHUNK_ENTRIES // max(n_uids, 1))
+    nulls = 0
+    for start in range(0, len(scores), step):
+        rows = scores[start : start + step]
+        # Any failure only means "not proven": the rows then take the checks below. From
+        # Python 3.12 a class may serve marshal its own buffer (__buffer__), i.e. any code.
+        try:
+            stream = marshal.dumps(rows, _MARSHAL_VERSION)
+            values = np.fromiter(
+                chain.from_iterable(rows), dtype=np.float64, count=len(rows) * n_uids
+            ).reshape(len(rows), n_uids)
+        except Exception:
+            return None
+        count = _verified_nulls(stream, rows, values)
+        if count is None:
+            return None
+        out[start : start + len(rows)] = values
+        nulls += count
+    return nulls
+
+
+def _verified_nulls(stream: bytes, rows: list[Any], values: NDArray[np.float64]) -> int | None:
+    """The number of NaN entries of ``values`` when ``stream`` shows them all None and every
+    other entry a float (see `_proven_floats_and_none`), else None."""
+    if stream[:_HEADER] != bytes([_LIST_CODE]) + len(rows).to_bytes(4, "little"):
+        return None
+    none = np.isnan(values).view(np.uint8)
+    # Each row is a record too: its type byte and its length in 4 bytes, then its entries.
+    lengths = np.empty((len(rows), values.shape[1] + 1), dtype=np.uint8)
+    lengths[:, 0] = _HEADER
+    np.subtract(_FLOAT_RECORD, (_FLOAT_RECORD - _NONE_RECORD) * none, out=lengths[:, 1:])
+    offsets = np.cumsum(lengths, dtype=np.intp)
+    if int(offsets[-1]) != len(stream) - _HEADER:
+        return None
+    offsets -= lengths.ravel()
+    offsets += _HEADER
+    found = np.frombuffer(stream, dtype=np.uint8)[offsets].reshape(lengths.shape)
+    row_codes = [_LIST_CODE if type(row) is list else _TUPLE_CODE for row in rows]
+    expected = _FLOAT_CODE - (_FLOAT_CODE - _NONE_CODE) * none
+    if found[:, 0].tolist() != row_codes or not np.array_equal(found[:, 1:], expected):
+        return None
+    return int(np.count_nonzero(none))
 
 
 def _parse_score(score: Any, n: int, dq: DataQuality) -> NDArray[np.float64]:
@@ -157,6 +245,10 @@ def _fast_array(score: Any) -> NDArray[np.float64] | None:
             return score.astype(np.float64, copy=False)
         return None
     if isinstance(score, Mapping):
+        return None
+    # numpy reads numpy booleans and float subclasses as numbers too; D4 decides those per
+    # entry, so only rows of the plain number types skip the classification.
+    if not set(map(type, score)) <= _CLEAN_TYPES:
         return None
     try:
         arr = np.asarray(score)

@@ -223,10 +223,11 @@ class CycleTrace:
                 "encoding_ok": self.encoding_ok,
                 "encoding_error": self.encoding_error,
             },
-            "input_rows": self.input_rows(),
-            "config": self.config.to_dict(),
         }
         safe: dict[str, Any] = finite_or_null(out)
+        # Text and None only (a row per score row: hundreds), so not walked value by value.
+        safe["input_rows"] = self.input_rows()
+        safe["config"] = finite_or_null(self.config.to_dict())
         safe["miners"] = miners
         return safe
 

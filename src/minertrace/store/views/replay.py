@@ -25,12 +25,14 @@ class ReplaySource:
     submitted_u16: list[int] | None
     rules: str | None
     """The `rules` scalar: which weight rules computed the cycle (None: Gaia's, the default)."""
+    scalars: dict[str, Any] | None
+    """Every scalar of the cycle (stateful rules keep the state they started from here)."""
 
 
 _REPLAY = text(
     """
     SELECT id, n_uids, config, score_rows, inputs, stages, final_weights, submitted_uids,
-           submitted_weights, submitted_u16, scalars ->> 'rules' AS rules
+           submitted_weights, submitted_u16, scalars ->> 'rules' AS rules, scalars
       FROM weight_submissions WHERE id = :id
     """
 )
