@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/cycle.py --with-stats
 	$(BIN)/python bench/recorder.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/demo.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

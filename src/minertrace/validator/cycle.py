@@ -1,9 +1,9 @@
 """One weight cycle: read → compute → persist the trace → submit → verify (and the rows).
 
-`run_cycle(ctx)` is the whole of it; the service calls it at its cycle interval and, each loop,
-`flush(ctx)` (write traces that wait in the `TraceQueue`) and
+`run_cycle(ctx)` is the whole of it; the service calls it at its cycle interval, `flush(ctx)`
+(write traces that wait in the `TraceQueue`) on each pass with a non-empty queue, and
 `minertrace.validator.verify.verify_pending(ctx)` (commit-reveal submissions whose reveal
-epoch has passed).
+epoch has passed) after epochs and cycles.
 
 Failure isolation: weights come first. Only the weight_submissions row (the durable trace)
 is written before the submission; the submission's outcome after it, and with the first

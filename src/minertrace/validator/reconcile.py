@@ -1,8 +1,8 @@
 """Crash consistency: every submission a dead process left open gets a final status.
 
 A cycle writes its weight_submissions row 'computed', then 'submitting', then its outcome. A
-SIGKILL between two writes leaves the row in between for ever. On start and after every pass,
-the service reads this validator's unsettled rows (not the ones its own trace queue still
+SIGKILL between two writes leaves the row in between for ever. On start and after every pass
+that ran a cycle, the service reads this validator's unsettled rows (not the ones its own trace queue still
 holds) and settles each against the chain, from the validator's `last_update` and the weight
 row it holds now (`decide`, pure):
 

@@ -1,7 +1,8 @@
 """Commit-reveal verification: after the reveal epoch, read the weights back and compare.
 
 A commit cannot be read back before its reveal, so `run_cycle` leaves such rows 'committed';
-the service calls `verify_pending(ctx)` every loop. Candidates are the queued entries and the
+the service calls `verify_pending(ctx)` on its first pass, after each new epoch or cycle, and
+again after a database failure. Candidates are the queued entries and the
 stored rows that are 'committed', not yet verified, and revealed by the chain's last epoch.
 """
 
