@@ -81,6 +81,8 @@ class Distribution:
     count: NDArray[np.int64]
     failures: NDArray[np.int64]
     """Attempted entries after the latest completed one in run order (all without one)."""
+    last_at: NDArray[np.int64]
+    """created_at of the latest entry, microseconds since the Unix epoch (-1 without one)."""
     percentiles: NDArray[np.float64]
     """Shape (rows, len(QUANTILES))."""
 
@@ -236,13 +238,17 @@ def compute_distribution(
     bounds = np.flatnonzero(np.r_[True, np.diff(seg) != 0, True])
     for a, b in itertools.pairwise(bounds):
         by_miner[:, a:b].sort(axis=1)
-    pids, counts, failures, percentiles = [], [], [], []
+    at_by_seq = np.full(int(runs.seq.max(initial=0)) + 1, -1, dtype=np.int64)
+    at_by_seq[runs.seq] = runs.at_us
+    pids, counts, failures, last_at, percentiles = [], [], [], [], []
     for pid, (lo, hi) in enumerate(zip(seg_lo, seg_hi, strict=True)):
         a, b = np.searchsorted(seg, lo, "left"), np.searchsorted(seg, hi, "right")
         n = finite[:, a:b].sum(axis=1).astype(np.int64)
         seq = runs.seq[None, a:b]
         last_done = np.where(done[:, a:b], seq, 0).max(axis=1, initial=0)
         failures.append((finite[:, a:b] & (seq > last_done[:, None])).sum(axis=1, dtype=np.int64))
+        last = np.where(finite[:, a:b], seq, 0).max(axis=1, initial=0)
+        last_at.append(np.where(last > 0, at_by_seq[last], -1))
         pieces = np.unique(seg[a:b]).size
         ordered = by_miner[:, a:b] if pieces <= 1 else np.sort(by_miner[:, a:b], 1, "stable")
         rows = np.empty((width, len(QUANTILES)))
@@ -255,6 +261,7 @@ def compute_distribution(
         uid=np.tile(np.arange(width, dtype=np.int64) + first_uid, len(pids)),
         count=np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64),
         failures=np.concatenate(failures) if failures else np.zeros(0, dtype=np.int64),
+        last_at=np.concatenate(last_at) if last_at else np.zeros(0, dtype=np.int64),
         percentiles=np.concatenate(percentiles) if percentiles else np.zeros((0, 5)),
     )
 

@@ -94,10 +94,10 @@ def compute_sql() -> str:
     """Every requested period at once, into a temporary table (one row per miner and period).
 
     `minertrace.store.period_upsert.UPSERT_SQL` then writes each period with one statement.
-    Time is cut into segments at every period and trend-window boundary, so each period and
-    each trend window is a contiguous range of segments. The per-entry reductions (per-task
-    rows, trend points, distributions: `minertrace.stats.cells`) come in as binary array
-    parameters; this statement ranks and combines them and never reads a score array.
+    The per-entry reductions (per-task rows, trend points, distributions, each miner's latest
+    entry time and the periods' run counts: `minertrace.stats.cells` for the full refresh,
+    `minertrace.stats.incremental` from the day cells) come in as binary array parameters;
+    this statement ranks and combines them and reads neither score_table nor a score array.
     """
     distribution_keys = ", ".join(
         f"'p{round(q * 100)}', t.dist_p[{i}]" for i, q in enumerate(QUANTILES, start=1)
@@ -109,40 +109,12 @@ CREATE TEMPORARY TABLE {STAGING_TABLE} ON COMMIT DROP AS
 WITH miners AS (
     SELECT uid, hotkey FROM node_table WHERE hotkey IS NOT NULL AND uid >= 0
 ),
-dims AS (
-    SELECT coalesce(max(uid) + 1, 0) AS width FROM miners
-),
 periods AS (
     SELECT * FROM unnest(
         CAST(:pids AS int[]), CAST(:seg_lo AS int[]), CAST(:seg_hi AS int[]),
         CAST(:trend_lo AS int[]), CAST(:trend_hi AS int[]),
         CAST(:trend_starts AS timestamptz[]), CAST(:trend_ends AS timestamptz[])
     ) AS p(pid, lo, hi, trend_lo, trend_hi, trend_start, trend_end)
-),
-runs AS MATERIALIZED (
-    SELECT
-        r.*,
-        -- One total order over the runs, so "latest" and "trailing" are well defined on ties;
-        -- the run numbers of the numpy reductions are positions in the same order.
-        row_number() OVER (ORDER BY r.created_at, r.task_name, r.task_id) AS seq
-    FROM (
-        SELECT
-            s.created_at,
-            s.task_name,
-            s.task_id,
-            CASE
-                WHEN s.task_name = 'weather' THEN 'weather'
-                WHEN s.task_name = 'geomagnetic' THEN 'geomagnetic'
-                ELSE 'soil_moisture'
-            END AS task,
-            width_bucket(s.created_at, CAST(:bounds AS timestamptz[])) AS seg
-        FROM score_table AS s
-        CROSS JOIN dims AS d
-        WHERE s.created_at >= :scan_start AND s.created_at < :scan_end
-          AND d.width > 0
-          AND (s.task_name IN ('weather', 'geomagnetic')
-               OR s.task_name LIKE 'soil\\_moisture\\_region\\_%')
-    ) AS r
 ),
 per_task AS (
     -- Per period, miner and task with entries (rolled up from the cells in numpy).
@@ -163,10 +135,11 @@ ranked AS (
     FROM per_task AS t
     JOIN miners AS m ON m.uid = t.uid
 ),
-per_uid AS (
-    SELECT pid, uid, max(latest_seq) AS latest_seq
-    FROM per_task
-    GROUP BY pid, uid
+last_active AS (
+    -- The time of each miner's latest entry in the period (microseconds since the epoch).
+    SELECT a.pid, a.uid, TIMESTAMPTZ 'epoch' + a.at_us * INTERVAL '1 microsecond' AS created_at
+    FROM unnest(CAST(:active_pid AS int4[]), CAST(:active_uid AS int4[]),
+                CAST(:active_us AS int8[])) AS a(pid, uid, at_us)
 ),
 distribution AS (
     -- Trailing failures: attempted entries after the miner's latest completed one.
@@ -192,15 +165,12 @@ trend AS (
     GROUP BY pid, uid
 ),
 period_runs AS (
-    SELECT
-        p.pid,
-        count(r.seq) AS n,
-        count(r.seq) FILTER (WHERE r.task = 'weather') AS weather,
-        count(r.seq) FILTER (WHERE r.task = 'geomagnetic') AS geomagnetic,
-        count(r.seq) FILTER (WHERE r.task = 'soil_moisture') AS soil_moisture
-    FROM periods AS p
-    LEFT JOIN runs AS r ON r.seg BETWEEN p.lo AND p.hi
-    GROUP BY p.pid
+    -- Runs of each period per task (with or without entries), counted in numpy.
+    SELECT r.pid, r.weather + r.geomagnetic + r.soil_moisture AS n, r.weather, r.geomagnetic,
+           r.soil_moisture
+    FROM unnest(CAST(:pids AS int[]), CAST(:runs_weather AS int8[]),
+                CAST(:runs_geomagnetic AS int8[]), CAST(:runs_soil_moisture AS int8[]))
+         AS r(pid, weather, geomagnetic, soil_moisture)
 ),
 per_miner AS (
     SELECT
@@ -220,8 +190,7 @@ per_miner AS (
     FROM periods AS p
     CROSS JOIN miners AS m
     {" ".join(_task_join(task) for task in TASKS)}
-    LEFT JOIN per_uid AS u ON u.pid = p.pid AND u.uid = m.uid
-    LEFT JOIN runs AS la ON la.seq = u.latest_seq
+    LEFT JOIN last_active AS la ON la.pid = p.pid AND la.uid = m.uid
     LEFT JOIN distribution AS d ON d.pid = p.pid AND d.uid = m.uid
     LEFT JOIN trend AS tr ON tr.pid = p.pid AND tr.uid = m.uid
 ),
