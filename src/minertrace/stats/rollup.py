@@ -133,30 +133,6 @@ def roll_up(base: Totals, units: list[DayCells]) -> Totals:
     return replace(out, values=values)
 
 
-def _count_below(
-    rows: NDArray[np.float64], lengths: NDArray[np.int64], keys: NDArray[np.float64]
-) -> NDArray[np.int64]:
-    """For each (miner, key): how many of the miner's first `lengths` values are below the key.
-
-    One binary search over every miner and key at once (`rows` sorted, `keys` miners x k).
-    """
-    lo = np.zeros(keys.shape, dtype=np.int64)
-    if not rows.shape[1]:
-        return lo
-    hi = np.broadcast_to(lengths[:, None], keys.shape).copy()
-    miners = np.arange(rows.shape[0])[:, None]
-    last = rows.shape[1] - 1
-    for _ in range(rows.shape[1].bit_length() + 1):
-        active = lo < hi
-        if not active.any():
-            break
-        mid = (lo + hi) // 2
-        go = active & (rows[miners, np.minimum(mid, last)] < keys)
-        lo = np.where(go, mid + 1, lo)
-        hi = np.where(active & ~go, mid, hi)
-    return lo
-
-
 def union_percentiles(
     base: NDArray[np.float64],
     base_n: NDArray[np.int64],
@@ -165,31 +141,38 @@ def union_percentiles(
 ) -> NDArray[np.float64]:
     """`percentile_cont` (QUANTILES) of each miner's base values united with its tail values.
 
-    Both are sorted per miner and +Infinity-padded. Tail value j of a miner sits at position
-    j + (base values below it) in the union; the union's i-th value is then the tail value at
-    that position, or else base value i - (tail values before i).
+    Both are sorted per miner and +Infinity-padded. The k-th smallest of the union takes j
+    values from the tail and k + 1 - j from the base, j the smallest with tail[j] >= base[k - j]:
+    a binary search on j for every miner and quantile at once, about log2(tail) steps.
     """
     width = base_n.size
     n = base_n + tail_n
-    columns = np.arange(tail.shape[1])[None, :]
-    pos = np.where(
-        columns < tail_n[:, None],
-        _count_below(base, base_n, tail) + columns,
-        np.iinfo(np.int64).max,
-    )
     miners = np.arange(width)
-    tail_last = max(tail.shape[1] - 1, 0)
-    base_last = max(base.shape[1] - 1, 0)
-    padded_tail = tail if tail.shape[1] else np.full((width, 1), np.inf)
-    padded_pos = pos if tail.shape[1] else np.full((width, 1), -1, dtype=np.int64)
-    padded_base = base if base.shape[1] else np.full((width, 1), np.inf)
+    # At least one +Infinity column each, so that every clipped index is valid.
+    a_rows = np.concatenate([base, np.full((width, 1), np.inf)], axis=1)
+    b_rows = np.concatenate([tail, np.full((width, 1), np.inf)], axis=1)
+    steps = int(tail.shape[1]).bit_length() + 1
 
-    def kth(i: NDArray[np.int64]) -> NDArray[np.float64]:
-        before = (pos < i[:, None]).sum(axis=1)
-        j = np.minimum(before, tail_last)
-        at_tail = (before < tail_n) & (padded_pos[miners, j] == i)
-        from_base = padded_base[miners, np.clip(i - before, 0, base_last)]
-        out: NDArray[np.float64] = np.where(at_tail, padded_tail[miners, j], from_base)
+    def kth(k: NDArray[np.int64]) -> NDArray[np.float64]:
+        lo = np.maximum(0, k + 1 - base_n)
+        hi = np.minimum(k + 1, tail_n)
+        for _ in range(steps):
+            active = lo < hi
+            if not active.any():
+                break
+            j = (lo + hi) // 2
+            more = active & (
+                b_rows[miners, np.clip(j, 0, b_rows.shape[1] - 1)]
+                < a_rows[miners, np.clip(k - j, 0, a_rows.shape[1] - 1)]
+            )
+            lo = np.where(more, j + 1, lo)
+            hi = np.where(active & ~more, j, hi)
+        i = k + 1 - lo
+        from_base = np.where(i > 0, a_rows[miners, np.clip(i - 1, 0, a_rows.shape[1] - 1)], -np.inf)
+        from_tail = np.where(
+            lo > 0, b_rows[miners, np.clip(lo - 1, 0, b_rows.shape[1] - 1)], -np.inf
+        )
+        out: NDArray[np.float64] = np.maximum(from_base, from_tail)
         return out
 
     out = np.empty((width, len(QUANTILES)))
