@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
@@ -76,7 +77,8 @@ class DayCells:
         out: NDArray[np.int64] = self.attempted.sum(axis=1)
         return out
 
-    def dense_values(self) -> NDArray[np.float64]:
+    @cached_property
+    def dense(self) -> NDArray[np.float64]:
         """The sorted entries as (width, max count), padded with +Infinity."""
         n = self.count
         out = np.full((self.width, int(n.max(initial=0))), np.inf)

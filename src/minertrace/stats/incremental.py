@@ -222,21 +222,39 @@ def _units(
 
 
 def _base(
-    conn: Connection, period: Period, members: list[_Unit], width: int
+    conn: Connection,
+    period: Period,
+    members: list[_Unit],
+    width: int,
+    built: list[tuple[tuple[int, ...], Totals]],
 ) -> tuple[tuple[Any, ...], tuple[int, ...], Totals]:
-    """The roll-up of the period's complete days: cached, extended by the days since, or built."""
+    """The roll-up of the period's complete days: cached, extended by the days since, or built
+    (its sorted entries merged from a roll-up of this refresh over a subset of its days, when
+    there is one: the monthly one inside all_time's, say)."""
     key = (period.period_type, period.start, period.end, width)
     tokens = tuple(u.token for u in members)
     cached = CACHE.totals.get(key)
     if cached is not None and cached[0] == tokens:
         return key, tokens, cached[1]
     if cached is not None and tokens[: len(cached[0])] == cached[0]:
-        start, totals = len(cached[0]), cached[1]
-    else:
-        start, totals = 0, empty_totals(width)
-    rest = members[start:]
-    loaded = _load(conn, rest, width)
-    return key, tokens, roll_up(totals, [_cells(u, loaded) for u in rest])
+        rest = members[len(cached[0]) :]
+        loaded = _load(conn, rest, width)
+        return key, tokens, roll_up(cached[1], [_cells(u, loaded) for u in rest])
+    loaded = _load(conn, members, width)
+    cells = [_cells(u, loaded) for u in members]
+    inside = [b for b in built if set(b[0]) <= set(tokens)]
+    if not inside:
+        return key, tokens, roll_up(empty_totals(width), cells)
+    sub_tokens, sub = max(inside, key=lambda b: len(b[0]))
+    taken = set(sub_tokens)
+    values = merged_values(
+        [
+            sub.values,
+            *(c.dense for u, c in zip(members, cells, strict=True) if u.token not in taken),
+        ],
+        width,
+    )
+    return key, tokens, roll_up(empty_totals(width), cells, values)
 
 
 def _keep(key: tuple[Any, ...], tokens: tuple[int, ...], totals: Totals, used: set[Any]) -> None:
@@ -294,6 +312,7 @@ def incremental_params(
         return None
     units, current = _units(conn, plan, now, width, block)
     used: set[Any] = set()
+    built: list[tuple[tuple[int, ...], Totals]] = []
     parts: dict[str, list[NDArray[Any]]] = {}
     task_runs = np.zeros((len(periods), 3), dtype=np.int64)
 
@@ -311,13 +330,14 @@ def incremental_params(
     for pid, period in enumerate(periods):
         members = [u for u in units if u.start >= period.start and u.end <= period.end]
         complete = [u for u in members if u.day < current]
-        key, tokens, base = _base(conn, period, complete, width)
+        key, tokens, base = _base(conn, period, complete, width, built)
+        built.append((tokens, base))
         _keep(key, tokens, base, used)
         tail = [_cells(u, loaded) for u in members if u.day >= current]
         totals = base
         for cells in tail:
             totals = add_unit(totals, cells)
-        tail_values = merged_values([c.dense_values() for c in tail], width)
+        tail_values = merged_values([c.dense for c in tail], width)
         percentiles = union_percentiles(
             base.values, base.count, tail_values, totals.count - base.count
         )
