@@ -71,9 +71,7 @@ def _snapshot(engine: Engine) -> list[dict[str, Any]]:
         result = conn.execute(
             select(mps).order_by(mps.c.period_type, mps.c.period_start, mps.c.miner_uid)
         )
-        return [
-            {k: _bits(v) for k, v in r.items() if k not in STAMPS} for r in result.mappings()
-        ]
+        return [{k: _bits(v) for k, v in r.items() if k not in STAMPS} for r in result.mappings()]
 
 
 def _reset(engine: Engine) -> None:
@@ -166,7 +164,7 @@ def test_cells_are_stored_reused_and_dropped(engine: Engine) -> None:
                 for d in range(3)
             ],
         )
-    now = day + timedelta(days=2, hours=5)
+    now = day + timedelta(days=3, hours=5)
     refresh_all(engine, now)
     with engine.connect() as conn:
         first = dict(conn.execute(select(stats_day_cells.c.day, stats_day_cells.c.token)).all())
@@ -177,9 +175,7 @@ def test_cells_are_stored_reused_and_dropped(engine: Engine) -> None:
     assert again == first  # nothing changed: nothing recomputed
     with engine.begin() as conn:
         conn.execute(score_table.delete().where(score_table.c.task_id == "g0"))
-        conn.execute(
-            score_table.update().where(score_table.c.task_id == "g1").values(score=[0.0])
-        )
+        conn.execute(score_table.update().where(score_table.c.task_id == "g1").values(score=[0.0]))
     refresh_all(engine, now + timedelta(hours=2))
     with engine.connect() as conn:
         after = dict(conn.execute(select(stats_day_cells.c.day, stats_day_cells.c.token)).all())

@@ -457,6 +457,19 @@ stats_day_cells = Table(
         comment="When the cells were computed.",
     ),
     comment="Per UTC day: the period statistics' cells, derived from score_table (a cache).",
+    # A cache: no WAL (after a crash PostgreSQL empties it, the next refresh recomputes it).
+    prefixes=["UNLOGGED"],
+)
+
+# The cells are sorted floats: pglz would spend more time than the write saves (revision 0006).
+event.listen(
+    stats_day_cells,
+    "after_create",
+    DDL(  # type: ignore[no-untyped-call]
+        "ALTER TABLE stats_day_cells ALTER COLUMN slot_cells SET STORAGE EXTERNAL, "
+        "ALTER COLUMN miner_cells SET STORAGE EXTERNAL, "
+        "ALTER COLUMN sorted_values SET STORAGE EXTERNAL"
+    ),
 )
 
 

@@ -96,20 +96,23 @@ class StatsCache:
 
     def __init__(self) -> None:
         self.days: dict[int, DayCells] = {}
+        self.current: dict[tuple[str, int], tuple[StoredDay, DayCells]] = {}
         self.totals: OrderedDict[tuple[Any, ...], tuple[tuple[int, ...], Totals]] = OrderedDict()
 
     def clear(self) -> None:
         """Forget everything (the next refresh reads the day cells from the database)."""
         self.days.clear()
+        self.current.clear()
         self.totals.clear()
 
 
 CACHE: Final = StatsCache()
 
 
-def _matches(stored: StoredDay | None, found: DayFingerprint, width: int) -> bool:
+def _matches(stored: StoredDay | None, found: DayFingerprint | None, width: int) -> bool:
     return (
         stored is not None
+        and found is not None
         and stored.runs == found.runs
         and stored.fingerprint == found.fingerprint
         and stored.width >= width
@@ -190,20 +193,37 @@ def _units(
     current = day_number(now)
     start, end = plan["scan_start"], plan["scan_end"]
     prints = day_fingerprints(conn, start, end, split)
-    stored = stored_days(conn, day_number(start), day_number(end - timedelta(microseconds=1)) + 1)
+    identity, stored = stored_days(
+        conn, day_number(start), day_number(end - timedelta(microseconds=1)) + 1
+    )
     gone = sorted(d for d in stored if d not in prints)
     delete_cells(conn, gone)
     split_day = (
         current if split is not None and current in prints and prints[current].after_split else None
     )
+    # The current day changes every hour: its cells stay in the process (keyed by the
+    # database and the fingerprint) and are stored once the day is over.
+    held = CACHE.current.get((identity, current))
+    if held is not None and _matches(held[0], prints.get(current), width):
+        stored.setdefault(current, held[0])
+        CACHE.days.setdefault(held[0].token, held[1])
     stale = sorted(
         d for d, f in prints.items() if d != split_day and not _matches(stored.get(d), f, width)
     )
-    fresh = {c.day: c for _, c in _compute_days(conn, stale, prints, width, None, block)}
-    for day in stale:
-        write_cells(conn, [(pack(fresh[day]), prints[day])])
-    for cells in fresh.values():
-        CACHE.days[cells.token] = cells
+    fresh: dict[int, DayCells] = {}
+    for chunk in _chunks(stale, prints, width, block):
+        cells = [c for _, c in _compute_days(conn, chunk, prints, width, None, block)]
+        write_cells(conn, [(pack(c), prints[c.day]) for c in cells if c.day != current])
+        fresh.update((c.day, c) for c in cells)
+    for c in fresh.values():
+        CACHE.days[c.token] = c
+    if current in fresh:
+        found = prints[current]
+        CACHE.current.clear()
+        CACHE.current[(identity, current)] = (
+            StoredDay(found.runs, found.fingerprint, width, fresh[current].token),
+            fresh[current],
+        )
     if stale:
         logger.info("computed the statistics cells of %d day(s) from score_table", len(stale))
     units: list[_Unit] = []
@@ -313,6 +333,7 @@ def incremental_params(
     units, current = _units(conn, plan, now, width, block)
     used: set[Any] = set()
     built: list[tuple[tuple[int, ...], Totals]] = []
+    trends: dict[tuple[datetime, datetime], Any] = {}
     parts: dict[str, list[NDArray[Any]]] = {}
     task_runs = np.zeros((len(periods), 3), dtype=np.int64)
 
@@ -351,7 +372,10 @@ def incremental_params(
                 put(name, getattr(totals, name)[keep, task])
             for name in ("total", "best", "latest"):
                 put(name, getattr(totals, name)[keep, task])
-        points, point_total, point_n = _trend_points(units, loaded, *trend_window[pid])
+        window = trend_window[pid]
+        if window not in trends:
+            trends[window] = _trend_points(units, loaded, *window)
+        points, point_total, point_n = trends[window]
         put("point_pid", np.full(point_n.size, pid, dtype=np.int64))
         put("point_day", points[0] if point_n.size else point_n)
         put("point_uid", points[1] if point_n.size else point_n)

@@ -42,10 +42,14 @@ SELECT {_DAY} AS day, count(*) AS runs,
  GROUP BY 1
 """
 
+# The database's identity comes along: a process cache of unstored cells must not mistake
+# another database's (or cluster's) rows for these.
 _STORED_SQL: Final = """
-SELECT day - DATE '2000-01-01', runs, fingerprint, width, token
-  FROM stats_day_cells
- WHERE day >= DATE '2000-01-01' + %(first)s AND day < DATE '2000-01-01' + %(stop)s
+SELECT day - DATE '2000-01-01', runs, fingerprint, width, token,
+       current_database() || '@' || pg_postmaster_start_time()::text
+  FROM (SELECT 1) AS one
+  LEFT JOIN stats_day_cells
+    ON day >= DATE '2000-01-01' + %(first)s AND day < DATE '2000-01-01' + %(stop)s
 """
 
 _PAYLOAD_SQL: Final = """
@@ -150,12 +154,19 @@ def day_fingerprints(
     return {int(d): DayFingerprint(int(n), int(f), int(a)) for d, n, f, a in rows}
 
 
-def stored_days(conn: Connection, first_day: int, stop_day: int) -> dict[int, StoredDay]:
-    """The stored days first_day .. stop_day - 1 (key columns only)."""
+def stored_days(
+    conn: Connection, first_day: int, stop_day: int
+) -> tuple[str, dict[int, StoredDay]]:
+    """The database's identity, and its stored days first_day .. stop_day - 1 (key columns)."""
     with driver(conn).cursor() as cur:
         cur.execute(_STORED_SQL, {"first": first_day, "stop": stop_day})
         rows = cur.fetchall()
-    return {int(d): StoredDay(int(n), int(f), int(w), int(t)) for d, n, f, w, t in rows}
+    days = {
+        int(d): StoredDay(int(n), int(f), int(w), int(t))
+        for d, n, f, w, t, _ in rows
+        if d is not None
+    }
+    return str(rows[0][5]), days
 
 
 def read_payloads(conn: Connection, days: list[int]) -> list[DayPayload]:

@@ -5,7 +5,9 @@ latest entry, per UID the trailing failures and the time of its latest entry, an
 attempted entry sorted within its UID (for the exact percentiles), with a fingerprint of the
 score rows they came from. The hourly refresh recomputes only the days whose fingerprint
 changed and rolls the periods up from the rest. The rows are derived from score_table: a
-cache, rebuilt by the next refresh whenever missing.
+cache, rebuilt by the next refresh whenever missing. So the table is UNLOGGED (no WAL; emptied
+after a crash, not on replicas) and its byte columns are stored uncompressed (sorted floats
+gain little from pglz, which cost more than the write).
 
 The columns are written out here as they were at this revision (not imported from the
 current metadata), so the revision stays what it was. Downgrade drops the table (nothing is
@@ -89,6 +91,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("day", name="pk_stats_day_cells"),
         comment="Per UTC day: the period statistics' cells, derived from score_table (a cache).",
+        prefixes=["UNLOGGED"],
+    )
+    op.execute(
+        f"ALTER TABLE {TABLE} ALTER COLUMN slot_cells SET STORAGE EXTERNAL, "
+        "ALTER COLUMN miner_cells SET STORAGE EXTERNAL, "
+        "ALTER COLUMN sorted_values SET STORAGE EXTERNAL"
     )
 
 
