@@ -36,12 +36,18 @@ from minertrace.stats.cells import (
     roll_up_tasks,
     trend_points,
 )
+from minertrace.stats.columns import miner_columns
 from minertrace.stats.incremental import incremental_params
 from minertrace.stats.periods import Period, current_periods, period_for
 from minertrace.stats.rollup import activity_params
 from minertrace.store import delete_stale_rows, transaction, write_period_stats
 from minertrace.store.arrays import PgArray, float8_array, int_array
-from minertrace.store.score_matrix import count_runs, miner_width, read_score_block
+from minertrace.store.score_matrix import (
+    count_runs,
+    miner_width,
+    read_score_block,
+    registered_uids,
+)
 from minertrace.store.stats_sql import QUANTILES, STATS_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -186,7 +192,12 @@ def _refresh(
     """
     plan = _segment_plan(periods, now)
     params = incremental_params(conn, periods, plan, now, BLOCK_ENTRIES) if incremental else None
-    plan.update(params if params is not None else _entry_params(conn, plan, BLOCK_ENTRIES))
+    if params is None:
+        params = _entry_params(conn, plan, BLOCK_ENTRIES)
+    registered = registered_uids(conn)
+    width = int(registered.max(initial=-1)) + 1
+    plan.update(miner_columns(params, len(periods), width, registered))
+    plan.update({k: v for k, v in params.items() if k.startswith(("point_", "runs_"))})
     counts = dict(zip(periods, write_period_stats(conn, periods, plan, now), strict=True))
     for period, count in counts.items():
         logger.info(

@@ -28,6 +28,7 @@ from minertrace.store.stats_sql import RUN_FILTER, TASK_CODE
 _FLOAT8_ARRAY_OID: Final = 1022
 _ELEMENT = np.dtype([("len", ">i4"), ("val", ">f8")])
 
+_REGISTERED = text("SELECT uid FROM node_table WHERE hotkey IS NOT NULL AND uid >= 0 ORDER BY uid")
 _WIDTH = text(
     "SELECT coalesce(max(uid) + 1, 0) FROM node_table WHERE hotkey IS NOT NULL AND uid >= 0"
 )
@@ -133,6 +134,12 @@ def miner_width(conn: Connection) -> int:
     return int(conn.execute(_WIDTH).scalar_one())
 
 
+def registered_uids(conn: Connection) -> NDArray[np.int64]:
+    """The UIDs with a hotkey (the miners the statistics rank), ascending."""
+    uids = conn.execute(_REGISTERED).scalars().all()
+    return np.array(uids, dtype=np.int64)
+
+
 def decode_matrix(blobs: list[bytes | None], width: int) -> NDArray[np.float64]:
     """Binary float8[] slices as a matrix with one row per miner and one column per blob.
 
@@ -196,4 +203,5 @@ __all__ = [
     "miner_width",
     "read_score_block",
     "register_array_loader",
+    "registered_uids",
 ]
