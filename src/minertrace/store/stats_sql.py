@@ -142,18 +142,22 @@ trend AS (
     GROUP BY pid, uid
 ),
 period_runs AS (
-    -- Runs of each period per task (with or without entries), counted in numpy.
-    SELECT r.pid, r.weather + r.geomagnetic + r.soil_moisture AS n, r.weather, r.geomagnetic,
-           r.soil_moisture
+    -- Runs of each period per task (with or without entries), counted in numpy; the parts of
+    -- detailed_metrics that are the same for every miner of the period, built once.
+    SELECT r.pid, r.weather + r.geomagnetic + r.soil_moisture AS n,
+           jsonb_build_object(
+               'total', r.weather + r.geomagnetic + r.soil_moisture, 'weather', r.weather,
+               'geomagnetic', r.geomagnetic, 'soil_moisture', r.soil_moisture) AS runs,
+           to_jsonb(p.trend_start) AS window_start,
+           to_jsonb(p.trend_end) AS window_end
     FROM unnest(CAST(:pids AS int[]), CAST(:runs_weather AS int8[]),
                 CAST(:runs_geomagnetic AS int8[]), CAST(:runs_soil_moisture AS int8[]))
          AS r(pid, weather, geomagnetic, soil_moisture)
+    JOIN periods AS p ON p.pid = r.pid
 ),
 totals AS (
     SELECT
         p.pid,
-        p.trend_start,
-        p.trend_end,
         m.uid,
         m.hotkey,
         {", ".join(f"c.{name}" for name, _ in MINER_COLUMNS)},
@@ -195,12 +199,10 @@ SELECT
     t.failures AS consecutive_failures,
     100.0 * t.total_attempted / nullif(pr.n, 0) AS uptime_percentage,
     jsonb_build_object(
-        'runs', jsonb_build_object(
-            'total', pr.n, 'weather', pr.weather, 'geomagnetic', pr.geomagnetic,
-            'soil_moisture', pr.soil_moisture),
+        'runs', pr.runs,
         'trend', jsonb_build_object(
-            'window_start', t.trend_start,
-            'window_end', t.trend_end,
+            'window_start', pr.window_start,
+            'window_end', pr.window_end,
             'days', coalesce(t.trend_days, 0),
             'slope_per_day', t.trend_slope,
             'correlation', t.trend_r)
