@@ -56,7 +56,6 @@ from minertrace.store.day_cells import (
     stored_days,
     write_cells,
 )
-from minertrace.store.score_matrix import miner_width
 from minertrace.store.stats_sql import QUANTILES
 
 logger = logging.getLogger(__name__)
@@ -318,16 +317,21 @@ def _trend_points(
 
 
 def incremental_params(
-    conn: Connection, periods: list[Period], plan: dict[str, Any], now: datetime, block: int
+    conn: Connection,
+    periods: list[Period],
+    plan: dict[str, Any],
+    now: datetime,
+    width: int,
+    block: int,
 ) -> dict[str, PgArray] | None:
     """The compute statement's array parameters from the day cells, or None when they do not
     apply (a period bound off UTC midnight, or no miners): then the caller refreshes in full.
 
-    `plan` is the refresh's segment plan (`bounds`, `scan_start`, `scan_end`, trend windows).
+    `plan` is the refresh's segment plan (`bounds`, `scan_start`, `scan_end`, trend windows);
+    `width` is 1 + the highest UID with a hotkey.
     """
     if any(b != now and not _at_midnight(b) for b in plan["bounds"]):
         return None
-    width = miner_width(conn)
     if not width:
         return None
     units, current = _units(conn, plan, now, width, block)

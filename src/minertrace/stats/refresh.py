@@ -191,11 +191,13 @@ def _refresh(
     otherwise, or when they do not, from every score entry of the periods.
     """
     plan = _segment_plan(periods, now)
-    params = incremental_params(conn, periods, plan, now, BLOCK_ENTRIES) if incremental else None
-    if params is None:
-        params = _entry_params(conn, plan, BLOCK_ENTRIES)
     registered = registered_uids(conn)
     width = int(registered.max(initial=-1)) + 1
+    params = (
+        incremental_params(conn, periods, plan, now, width, BLOCK_ENTRIES) if incremental else None
+    )
+    if params is None:
+        params = _entry_params(conn, plan, BLOCK_ENTRIES)
     plan.update(miner_columns(params, len(periods), width, registered))
     plan.update({k: v for k, v in params.items() if k.startswith(("point_", "runs_"))})
     counts = dict(zip(periods, write_period_stats(conn, periods, plan, now), strict=True))
