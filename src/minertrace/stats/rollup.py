@@ -112,14 +112,16 @@ def add_unit(t: Totals, u: DayCells) -> Totals:
 def merged_values(parts: list[NDArray[np.float64]], width: int) -> NDArray[np.float64]:
     """Dense sorted matrices (+Infinity-padded) merged into one, trimmed to the longest row.
 
-    A stable sort of sorted runs laid side by side is a timsort merge, about linear.
+    numpy's SIMD quicksort of the runs laid side by side is about five times faster than a
+    timsort merge of them; which of two equal values (+0 and -0) comes first changes no
+    percentile (`union_percentiles`).
     """
     parts = [p for p in parts if p.shape[1]]
     if not parts:
         return np.zeros((width, 0))
     if len(parts) == 1:
         return parts[0]
-    merged = np.sort(np.concatenate(parts, axis=1), axis=1, kind="stable")
+    merged = np.sort(np.concatenate(parts, axis=1), axis=1)
     finite_cols = int(np.isfinite(merged).sum(axis=1).max(initial=0))
     return np.ascontiguousarray(merged[:, :finite_cols])
 
