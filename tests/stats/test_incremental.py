@@ -207,3 +207,51 @@ def test_union_percentiles_equal_a_sort_of_both(seed: int) -> None:
     expected = np.empty((width, 5))
     _percentiles(union, base_n + tail_n, expected)
     assert got.tobytes() == expected.tobytes()
+
+
+def test_revision_0006_round_trip_keeps_the_refresh_exact(migrated_db_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from minertrace.db import migrate
+    from minertrace.db.urls import sync_url
+
+    engine = create_engine(sync_url(migrated_db_url))
+    try:
+        _reset(engine)
+        day = datetime(2024, 5, 1, 3, tzinfo=UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                score_table.insert(),
+                [
+                    {
+                        "task_name": "geomagnetic",
+                        "task_id": f"g{d}",
+                        "status": "completed",
+                        "created_at": day + timedelta(days=d),
+                        "score": [0.5, -0.25, 0.125],
+                    }
+                    for d in range(3)
+                ],
+            )
+        now = day + timedelta(days=3)
+        refresh_all(engine, now)
+        before = _snapshot(engine)
+        with engine.connect() as conn:
+            persistence = conn.execute(
+                text("SELECT relpersistence FROM pg_class WHERE relname = 'stats_day_cells'")
+            ).scalar()
+        assert persistence == "u"  # unlogged: a cache
+        migrate.downgrade(engine, "0005")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT to_regclass('stats_day_cells')")).scalar() is None
+        CACHE.clear()
+        migrate.upgrade(engine)
+        assert migrate.check(engine) == []
+        with engine.begin() as conn:
+            conn.execute(mps.delete())
+        refresh_all(engine, now)
+        assert _snapshot(engine) == before
+        with engine.connect() as conn:
+            assert conn.execute(select(stats_day_cells.c.day)).all()
+    finally:
+        engine.dispose()

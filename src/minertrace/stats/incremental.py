@@ -108,6 +108,10 @@ class StatsCache:
 CACHE: Final = StatsCache()
 
 
+class _RewrittenError(Exception):
+    """A day's stored cells were replaced while this refresh ran (a concurrent refresh)."""
+
+
 def _matches(stored: StoredDay | None, found: DayFingerprint | None, width: int) -> bool:
     return (
         stored is not None
@@ -174,6 +178,8 @@ def _load(conn: Connection, units: list[_Unit], width: int) -> dict[int, DayCell
         CACHE.days[cells.token] = cells
     out: dict[int, DayCells] = {}
     for u in units:
+        if u.cells is None and u.token not in CACHE.days:
+            raise _RewrittenError(u.day)
         cells = u.cells if u.cells is not None else CACHE.days[u.token]
         out[u.token if u.cells is None else id(u)] = cells.narrowed(width)
     return out
@@ -334,6 +340,23 @@ def incremental_params(
         return None
     if not width:
         return None
+    try:
+        return _params(conn, periods, plan, now, width, block)
+    except _RewrittenError as exc:
+        logger.warning(
+            "the cells of day %d changed during the refresh; refreshing in full", exc.args[0]
+        )
+        return None
+
+
+def _params(
+    conn: Connection,
+    periods: list[Period],
+    plan: dict[str, Any],
+    now: datetime,
+    width: int,
+    block: int,
+) -> dict[str, PgArray]:
     units, current = _units(conn, plan, now, width, block)
     used: set[Any] = set()
     built: list[tuple[tuple[int, ...], Totals]] = []
