@@ -14,20 +14,26 @@ numbering does.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
+from sqlalchemy import Connection
 
 from minertrace.stats.cells import compute_cells
-from minertrace.store.day_cells import DayPayload
+from minertrace.store.day_cells import DayFingerprint, DayPayload, read_day_runs
 from minertrace.store.score_matrix import ScoreRuns
 
 SLOTS: Final = 6
 """(task, final) pairs: slot = 2 * task + final, tasks in `stats_sql.TASKS` order."""
+DAY_ZERO: Final = datetime(2000, 1, 1, tzinfo=timezone.utc)
+"""Day 0 of the day numbers."""
+ONE_DAY: Final = timedelta(days=1)
 RUN_SPAN: Final = 1 << 24
 """More runs than a day can hold: day * RUN_SPAN + run orders runs across days."""
 
@@ -190,4 +196,63 @@ def unpack(payload: DayPayload) -> DayCells:
     )
 
 
-__all__ = ["RUN_SPAN", "SLOTS", "DayCells", "compute_unit", "pack", "unpack"]
+def chunks(
+    days: list[int], prints: dict[int, DayFingerprint], width: int, block: int
+) -> list[list[int]]:
+    """Days in groups whose runs x width fit `block` entries (at least one day each)."""
+    out: list[list[int]] = []
+    entries = 0
+    for day in days:
+        size = prints[day].runs * width
+        if out and entries + size <= block:
+            out[-1].append(day)
+            entries += size
+        else:
+            out.append([day])
+            entries = size
+    return out
+
+
+def compute_days(
+    conn: Connection,
+    days: list[int],
+    prints: dict[int, DayFingerprint],
+    width: int,
+    split: datetime | None,
+    block: int,
+) -> list[tuple[int, DayCells]]:
+    """The units of `days` from score_table, in order, each with its side of `split` (0 before,
+    1 at or after; all 0 without a split)."""
+    out: list[tuple[int, DayCells]] = []
+    for chunk in chunks(days, prints, width, block):
+        start = DAY_ZERO + chunk[0] * ONE_DAY
+        end = DAY_ZERO + (chunk[-1] + 1) * ONE_DAY
+        runs = read_day_runs(conn, chunk, start, end, split, width)
+        key = runs.day * 2 + runs.half
+        edges = np.flatnonzero(np.r_[True, np.diff(key) != 0, True])
+        for a, b in itertools.pairwise(edges):
+            cells = compute_unit(
+                int(runs.day[a]),
+                runs.task[a:b],
+                runs.final[a:b],
+                runs.seq[a:b],
+                runs.at_us[a:b],
+                np.ascontiguousarray(runs.matrix[:, a:b]),
+            )
+            out.append((int(runs.half[a]), cells))
+        del runs
+    return out
+
+
+__all__ = [
+    "DAY_ZERO",
+    "ONE_DAY",
+    "RUN_SPAN",
+    "SLOTS",
+    "DayCells",
+    "chunks",
+    "compute_days",
+    "compute_unit",
+    "pack",
+    "unpack",
+]

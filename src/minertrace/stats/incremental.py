@@ -23,7 +23,6 @@ refresh (`minertrace.stats.refresh`). Periods whose bounds are not UTC midnights
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -34,7 +33,15 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection
 
-from minertrace.stats.day_cells import DayCells, compute_unit, pack, unpack
+from minertrace.stats.day_cells import (
+    DAY_ZERO,
+    ONE_DAY,
+    DayCells,
+    chunks,
+    compute_days,
+    pack,
+    unpack,
+)
 from minertrace.stats.periods import Period
 from minertrace.stats.rollup import (
     Totals,
@@ -51,7 +58,6 @@ from minertrace.store.day_cells import (
     StoredDay,
     day_fingerprints,
     delete_cells,
-    read_day_runs,
     read_payloads,
     stored_days,
     write_cells,
@@ -60,8 +66,6 @@ from minertrace.store.stats_sql import QUANTILES
 
 logger = logging.getLogger(__name__)
 
-DAY_ZERO: Final = datetime(2000, 1, 1, tzinfo=timezone.utc)
-ONE_DAY: Final = timedelta(days=1)
 MEMORY_BUDGET: Final = 512 * 1024 * 1024
 """Bytes of cached roll-ups (mostly sorted entries) kept between refreshes; a period whose
 roll-up is larger is rebuilt from the day cells at every refresh instead of being cached."""
@@ -122,54 +126,6 @@ def _matches(stored: StoredDay | None, found: DayFingerprint | None, width: int)
     )
 
 
-def _chunks(
-    days: list[int], prints: dict[int, DayFingerprint], width: int, block: int
-) -> list[list[int]]:
-    """Days in groups whose runs x width fit `block` entries (at least one day each)."""
-    out: list[list[int]] = []
-    entries = 0
-    for day in days:
-        size = prints[day].runs * width
-        if out and entries + size <= block:
-            out[-1].append(day)
-            entries += size
-        else:
-            out.append([day])
-            entries = size
-    return out
-
-
-def _compute_days(
-    conn: Connection,
-    days: list[int],
-    prints: dict[int, DayFingerprint],
-    width: int,
-    split: datetime | None,
-    block: int,
-) -> list[tuple[int, DayCells]]:
-    """The units of `days` from score_table, in order, each with its side of `split` (0 before,
-    1 at or after; all 0 without a split)."""
-    out: list[tuple[int, DayCells]] = []
-    for chunk in _chunks(days, prints, width, block):
-        start = DAY_ZERO + chunk[0] * ONE_DAY
-        end = DAY_ZERO + (chunk[-1] + 1) * ONE_DAY
-        runs = read_day_runs(conn, chunk, start, end, split, width)
-        key = runs.day * 2 + runs.half
-        edges = np.flatnonzero(np.r_[True, np.diff(key) != 0, True])
-        for a, b in itertools.pairwise(edges):
-            cells = compute_unit(
-                int(runs.day[a]),
-                runs.task[a:b],
-                runs.final[a:b],
-                runs.seq[a:b],
-                runs.at_us[a:b],
-                np.ascontiguousarray(runs.matrix[:, a:b]),
-            )
-            out.append((int(runs.half[a]), cells))
-        del runs
-    return out
-
-
 def _load(conn: Connection, units: list[_Unit], width: int) -> dict[int, DayCells]:
     """The cells of `units` by token: from the process cache, else from the database."""
     missing = sorted({u.day for u in units if u.cells is None and u.token not in CACHE.days})
@@ -216,8 +172,8 @@ def _units(
         d for d, f in prints.items() if d != split_day and not _matches(stored.get(d), f, width)
     )
     fresh: dict[int, DayCells] = {}
-    for chunk in _chunks(stale, prints, width, block):
-        cells = [c for _, c in _compute_days(conn, chunk, prints, width, None, block)]
+    for chunk in chunks(stale, prints, width, block):
+        cells = [c for _, c in compute_days(conn, chunk, prints, width, None, block)]
         write_cells(conn, [(pack(c), prints[c.day]) for c in cells if c.day != current])
         fresh.update((c.day, c) for c in cells)
     for c in fresh.values():
@@ -236,7 +192,7 @@ def _units(
         day_start = DAY_ZERO + day * ONE_DAY
         if day == split_day:
             assert split is not None
-            for half, side in _compute_days(conn, [day], prints, width, split, block):
+            for half, side in compute_days(conn, [day], prints, width, split, block):
                 edges = (day_start, split) if half == 0 else (split, day_start + ONE_DAY)
                 units.append(_Unit(day, *edges, 0, side))
             continue
