@@ -14,7 +14,6 @@ numbering does.
 
 from __future__ import annotations
 
-import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -26,7 +25,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection
 
 from minertrace.stats.cells import compute_cells
-from minertrace.store.day_cells import DayFingerprint, DayPayload, read_day_runs
+from minertrace.store.day_cells import DayFingerprint, DayPayload, DayRuns, read_day_runs
 from minertrace.store.score_matrix import ScoreRuns
 
 SLOTS: Final = 6
@@ -112,49 +111,74 @@ class DayCells:
         )
 
 
-def compute_unit(
-    day: int,
-    task: NDArray[np.int64],
-    final: NDArray[np.bool_],
-    seq: NDArray[np.int64],
-    at_us: NDArray[np.int64],
-    matrix: NDArray[np.float64],
-) -> DayCells:
-    """The cells of one unit's runs, ordered by (task, final, seq); `matrix` miners x runs."""
-    width = matrix.shape[0]
-    zeros = np.zeros(seq.size, dtype=np.int64)
-    cells = compute_cells(ScoreRuns(seq, zeros, task, zeros, final, at_us), matrix)
-    slots = cells.keys[:, 1] * 2 + cells.keys[:, 3]
+def compute_units(runs: DayRuns) -> list[tuple[int, DayCells]]:
+    """The cells of every unit of `runs` (ordered by day, side, task, final, seq), each with
+    its side of the split (0 before, 1 at or after).
+
+    One pass over the whole matrix (`compute_cells` groups by unit, task and finality), so the
+    cost does not grow with the number of days in the block.
+    """
+    width, total_runs = runs.matrix.shape
+    key = runs.day * 2 + runs.half
+    starts = np.flatnonzero(np.r_[True, np.diff(key) != 0])
+    sizes = np.diff(np.r_[starts, total_runs])
+    units = starts.size
+    unit_of_run = np.repeat(np.arange(units), sizes)
+    zeros = np.zeros(total_runs, dtype=np.int64)
+    matrix = runs.matrix
+    cells = compute_cells(
+        ScoreRuns(runs.seq, unit_of_run, runs.task, zeros, runs.final, runs.at_us), matrix
+    )
+    group_unit = cells.keys[:, 0]
+    group_slot = cells.keys[:, 1] * 2 + cells.keys[:, 3]
 
     def spread(values: NDArray[Any], fill: float, kind: type) -> NDArray[Any]:
-        out: NDArray[Any] = np.full((width, SLOTS), fill, dtype=kind)
-        out[:, slots] = values
+        out: NDArray[Any] = np.full((width, units, SLOTS), fill, dtype=kind)
+        out[:, group_unit, group_slot] = values
+        return out
+
+    def per_unit(values: NDArray[Any], ufunc: np.ufunc, **kwargs: Any) -> NDArray[Any]:
+        out: NDArray[Any] = ufunc.reduceat(values, starts, axis=1, **kwargs)
         return out
 
     finite = np.isfinite(matrix)
     done = finite & (matrix > 0)
-    last_done = np.where(done, seq[None, :], 0).max(axis=1, initial=0)
-    failures = (finite & (seq[None, :] > last_done[:, None])).sum(axis=1, dtype=np.int64)
-    last = np.where(finite, seq[None, :], 0).max(axis=1, initial=0)
-    at_by_seq = np.full(int(seq.max(initial=0)) + 1, -1, dtype=np.int64)
-    at_by_seq[seq] = at_us
-    n = finite.sum(axis=1)
-    ordered = np.sort(np.where(finite, matrix, np.inf), axis=1)
-    values = ordered[np.arange(matrix.shape[1])[None, :] < n[:, None]]
-    return DayCells(
-        day=day,
-        token=secrets.randbits(63),
-        attempted=spread(cells.attempted, 0, np.int64),
-        completed=spread(cells.completed, 0, np.int64),
-        latest_run=spread(cells.latest_seq, 0, np.int64),
-        total=spread(cells.total, 0.0, np.float64),
-        best=spread(cells.best, -np.inf, np.float64),
-        latest=spread(cells.latest, np.nan, np.float64),
-        failures=failures,
-        last_at=np.where(last > 0, at_by_seq[last], -1),
-        task_runs=np.bincount(task, minlength=3).astype(np.int64),
-        values=values,
-    )
+    seq = runs.seq[None, :]
+    last_done = per_unit(np.where(done, seq, 0), np.maximum)
+    trailing = finite & (seq > last_done[:, unit_of_run])
+    failures = per_unit(trailing.view(np.uint8), np.add, dtype=np.int64)
+    last = per_unit(np.where(finite, seq, 0), np.maximum)
+    # created_at by (day, run number): the run numbers restart every day.
+    day_index = np.unique(runs.day, return_inverse=True)[1].reshape(-1)
+    span = int(runs.seq.max(initial=0)) + 1
+    at_by_run = np.full(int(day_index.max(initial=0) + 1) * span, -1, dtype=np.int64)
+    at_by_run[day_index * span + runs.seq] = runs.at_us
+    last_at = np.where(last > 0, at_by_run[day_index[starts][None, :] * span + last], -1)
+    task_runs = np.bincount(unit_of_run * 3 + runs.task, minlength=units * 3).reshape(units, 3)
+    slots = {
+        "attempted": spread(cells.attempted, 0, np.int64),
+        "completed": spread(cells.completed, 0, np.int64),
+        "latest_run": spread(cells.latest_seq, 0, np.int64),
+        "total": spread(cells.total, 0.0, np.float64),
+        "best": spread(cells.best, -np.inf, np.float64),
+        "latest": spread(cells.latest, np.nan, np.float64),
+    }
+    out: list[tuple[int, DayCells]] = []
+    for u, (a, size) in enumerate(zip(starts, sizes, strict=True)):
+        block = finite[:, a : a + size]
+        n = block.sum(axis=1)
+        ordered = np.sort(np.where(block, matrix[:, a : a + size], np.inf), axis=1)
+        cells_u = DayCells(
+            day=int(runs.day[a]),
+            token=secrets.randbits(63),
+            **{name: np.ascontiguousarray(values[:, u]) for name, values in slots.items()},
+            failures=np.ascontiguousarray(failures[:, u]),
+            last_at=np.ascontiguousarray(last_at[:, u]),
+            task_runs=task_runs[u].astype(np.int64),
+            values=ordered[np.arange(size)[None, :] < n[:, None]],
+        )
+        out.append((int(runs.half[a]), cells_u))
+    return out
 
 
 def pack(cells: DayCells) -> DayPayload:
@@ -228,18 +252,7 @@ def compute_days(
         start = DAY_ZERO + chunk[0] * ONE_DAY
         end = DAY_ZERO + (chunk[-1] + 1) * ONE_DAY
         runs = read_day_runs(conn, chunk, start, end, split, width)
-        key = runs.day * 2 + runs.half
-        edges = np.flatnonzero(np.r_[True, np.diff(key) != 0, True])
-        for a, b in itertools.pairwise(edges):
-            cells = compute_unit(
-                int(runs.day[a]),
-                runs.task[a:b],
-                runs.final[a:b],
-                runs.seq[a:b],
-                runs.at_us[a:b],
-                np.ascontiguousarray(runs.matrix[:, a:b]),
-            )
-            out.append((int(runs.half[a]), cells))
+        out.extend(compute_units(runs))
         del runs
     return out
 
@@ -252,7 +265,7 @@ __all__ = [
     "DayCells",
     "chunks",
     "compute_days",
-    "compute_unit",
+    "compute_units",
     "pack",
     "unpack",
 ]
