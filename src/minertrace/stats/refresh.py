@@ -1,8 +1,13 @@
-"""Period statistics from `score_table` into `miner_performance_stats`: the score entries of
-every requested period are read once, in blocks of miners, and reduced in numpy to cells and
-exact percentiles (`minertrace.stats.cells`); one statement rolls the periods up from them into
-a temporary table, then one set-based upsert per period writes them (the SQL:
-`minertrace.store.stats_sql`).
+"""Period statistics from `score_table` into `miner_performance_stats`.
+
+Two paths compute the same values, bit for bit. The incremental one (the default,
+`minertrace.stats.incremental`) rolls the periods up from per-day cells, reading from
+score_table only the days whose rows changed. The full one reads every score entry of the
+periods once, in blocks of miners, and reduces them in numpy to cells and exact percentiles
+(`minertrace.stats.cells`). Either way the per (period, UID) columns and ranks are computed in
+numpy (`minertrace.stats.columns`), one statement joins them with the miners, fits the trends
+and builds the JSON into a temporary table, and one set-based upsert per period writes them
+(the SQL: `minertrace.store.stats_sql`).
 
 The rules (documented for users in the README, "Period statistics and retention"):
 

@@ -1,6 +1,6 @@
-"""The period-statistics SQL: one statement rolls every requested period up into a temporary
-table from the per-task rows, trend points and distributions computed in numpy
-(`minertrace.stats.cells`), then one upsert per period writes them.
+"""The period-statistics SQL: one statement puts every requested period's rows into a temporary
+table from the per (period, UID) columns, trend points and run counts computed in numpy
+(`minertrace.stats.columns`), then one upsert per period writes them.
 
 The rules are documented with `minertrace.stats.refresh`; this module only builds the text.
 The statement's parameters (segment plan, trend thresholds) are bound, never formatted in.
