@@ -187,6 +187,19 @@ def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) ->
     }
 
 
+def _shared_trends(plan: dict[str, Any], params: dict[str, PgArray]) -> dict[str, Any]:
+    """The trend points of one period per distinct trend window (the current daily, weekly,
+    monthly and all_time rows share theirs), and each period's representative (`trend_wid`)."""
+    windows = list(zip(plan["trend_starts"], plan["trend_ends"], strict=True))
+    wid = [windows.index(w) for w in windows]
+    keep = np.isin(params["point_pid"].values, np.unique(wid))
+    out: dict[str, Any] = {"trend_wid": wid}
+    for name in ("point_pid", "point_uid", "point_day", "point_total", "point_attempted"):
+        array = params[name]
+        out[name] = PgArray(array.values[keep], array.kind)
+    return out
+
+
 def _refresh(
     conn: Connection, periods: list[Period], now: datetime, *, incremental: bool
 ) -> dict[Period, int]:
@@ -204,7 +217,8 @@ def _refresh(
     if params is None:
         params = _entry_params(conn, plan, BLOCK_ENTRIES)
     plan.update(miner_columns(params, len(periods), width, registered))
-    plan.update({k: v for k, v in params.items() if k.startswith(("point_", "runs_"))})
+    plan.update({k: v for k, v in params.items() if k.startswith("runs_")})
+    plan.update(_shared_trends(plan, params))
     counts = dict(zip(periods, write_period_stats(conn, periods, plan, now), strict=True))
     for period, count in counts.items():
         logger.info(

@@ -115,8 +115,9 @@ periods AS (
     SELECT * FROM unnest(
         CAST(:pids AS int[]), CAST(:seg_lo AS int[]), CAST(:seg_hi AS int[]),
         CAST(:trend_lo AS int[]), CAST(:trend_hi AS int[]),
-        CAST(:trend_starts AS timestamptz[]), CAST(:trend_ends AS timestamptz[])
-    ) AS p(pid, lo, hi, trend_lo, trend_hi, trend_start, trend_end)
+        CAST(:trend_starts AS timestamptz[]), CAST(:trend_ends AS timestamptz[]),
+        CAST(:trend_wid AS int[])
+    ) AS p(pid, lo, hi, trend_lo, trend_hi, trend_start, trend_end, wid)
 ),
 columns AS (
     -- Per period and UID (0 .. width - 1): the columns computed in numpy
@@ -173,7 +174,8 @@ totals AS (
     FROM periods AS p
     CROSS JOIN miners AS m
     JOIN columns AS c ON c.pid = p.pid AND c.uid = m.uid
-    LEFT JOIN trend AS tr ON tr.pid = p.pid AND tr.uid = m.uid
+    -- Periods with the same trend window share one fit (the points come for the first).
+    LEFT JOIN trend AS tr ON tr.pid = p.wid AND tr.uid = m.uid
 )
 SELECT
     t.pid,
