@@ -255,3 +255,88 @@ def test_revision_0006_round_trip_keeps_the_refresh_exact(migrated_db_url: str) 
             assert conn.execute(select(stats_day_cells.c.day)).all()
     finally:
         engine.dispose()
+
+
+def test_the_current_day_grows_by_its_new_rows_only(engine: Engine) -> None:
+    """The hourly case: the current day's cells are extended by the rows created after those
+    they came from (read alone), and equal a recompute; any other change recomputes the day."""
+    _reset(engine)
+    day = datetime(2024, 5, 1, tzinfo=UTC)
+    values = [0.1, -0.0, 0.0, 0.3, math.nan, 0.7, -0.2, 0.1, 0.25]
+
+    def add(hour: int, tasks: range) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                score_table.insert(),
+                [
+                    {
+                        "task_name": TASKS[t % 5][0],
+                        "task_id": f"{TASKS[t % 5][1]}_{hour}_{t}",
+                        "status": "completed" if t % 3 else "pending",
+                        "created_at": day + timedelta(hours=hour, minutes=t),
+                        "score": [values[(hour + t + u) % len(values)] for u in range(4)],
+                    }
+                    for t in tasks
+                ],
+            )
+
+    add(1, range(7))
+    refresh_all(engine, day + timedelta(hours=2))
+    for hour in (2, 3, 4):
+        add(hour, range(5))
+        now = day + timedelta(hours=hour + 1)
+        refresh_all(engine, now)
+        grown = _snapshot(engine)
+        refresh_all(engine, now, incremental=False)
+        assert _snapshot(engine) == grown
+    with engine.begin() as conn:  # an earlier row of the day changes: the day is recomputed
+        conn.execute(
+            score_table.update().where(score_table.c.task_id == "g_1_2").values(score=[0.9])
+        )
+    add(5, range(2))
+    now = day + timedelta(hours=6)
+    refresh_all(engine, now)
+    grown = _snapshot(engine)
+    refresh_all(engine, now, incremental=False)
+    assert _snapshot(engine) == grown
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_extending_a_day_equals_computing_it_whole(seed: int) -> None:
+    from minertrace.stats.day_cells import compute_units, extend
+    from minertrace.store.day_cells import DayRuns
+
+    rng = np.random.default_rng(seed)
+    runs, width = int(rng.integers(2, 30)), int(rng.integers(1, 6))
+    pool = np.array([0.0, -0.0, 0.5, -0.5, 1.0, 0.1, np.nan, np.inf])
+    matrix = rng.choice(pool, (width, runs))
+    task = rng.integers(0, 3, runs)
+    final = rng.random(runs) < 0.5
+    seq = np.arange(1, runs + 1)
+    at = 1_700_000_000_000_000 + seq * 1000
+
+    def part(pick: np.ndarray) -> DayRuns:
+        order = np.lexsort((seq[pick], final[pick], task[pick]))
+        idx = np.flatnonzero(pick)[order]
+        zeros = np.zeros(idx.size, dtype=np.int64)
+        return DayRuns(
+            zeros, zeros, task[idx], final[idx], seq[idx], at[idx], matrix[:, idx].copy()
+        )
+
+    cut = int(rng.integers(1, runs))
+    whole = compute_units(part(seq > 0))[0][1]
+    grown = extend(compute_units(part(seq <= cut))[0][1], part(seq > cut))
+    for name in (
+        "attempted",
+        "completed",
+        "latest_run",
+        "total",
+        "best",
+        "latest",
+        "failures",
+        "last_at",
+        "task_runs",
+    ):
+        assert getattr(grown, name).tobytes() == getattr(whole, name).tobytes(), name
+    # The sorted entries: equal, but +0 and -0 may come in either order (no percentile sees it).
+    assert np.array_equal(grown.values, whole.values)

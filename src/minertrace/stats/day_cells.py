@@ -181,6 +181,37 @@ def compute_units(runs: DayRuns) -> list[tuple[int, DayCells]]:
     return out
 
 
+def extend(cells: DayCells, tail: DayRuns) -> DayCells:
+    """`cells` (a whole day so far) followed by `tail`, runs of the same day that all come
+    after the day's other runs (numbered on from them): the cells of the whole day, the same
+    bits as computed from all its runs at once (each sum goes on adding in run order)."""
+    if not tail.seq.size:
+        return cells
+    more = compute_units(tail)[0][1]
+    total = cells.total.copy()
+    entries = np.where(np.isfinite(tail.matrix), tail.matrix, 0.0)
+    for j, slot in enumerate(tail.task * 2 + tail.final):
+        total[:, slot] = total[:, slot] + entries[:, j]
+    newer = more.latest_run > 0
+    done = more.completed.sum(axis=1) > 0
+    count = cells.count + more.count
+    ordered = np.sort(np.concatenate([cells.dense, more.dense], axis=1), axis=1)
+    return DayCells(
+        day=cells.day,
+        token=secrets.randbits(63),
+        attempted=cells.attempted + more.attempted,
+        completed=cells.completed + more.completed,
+        latest_run=np.where(newer, more.latest_run, cells.latest_run),
+        total=total,
+        best=np.maximum(cells.best, more.best),
+        latest=np.where(newer, more.latest, cells.latest),
+        failures=np.where(done, more.failures, cells.failures + more.failures),
+        last_at=np.where(more.count > 0, more.last_at, cells.last_at),
+        task_runs=cells.task_runs + more.task_runs,
+        values=ordered[np.arange(ordered.shape[1])[None, :] < count[:, None]],
+    )
+
+
 def pack(cells: DayCells) -> DayPayload:
     """The cells as a `stats_day_cells` row's columns."""
     slots = np.empty((cells.width, SLOTS), dtype=_SLOT)
@@ -266,6 +297,7 @@ __all__ = [
     "chunks",
     "compute_days",
     "compute_units",
+    "extend",
     "pack",
     "unpack",
 ]

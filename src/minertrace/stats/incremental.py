@@ -39,6 +39,7 @@ from minertrace.stats.day_cells import (
     DayCells,
     chunks,
     compute_days,
+    extend,
     pack,
     unpack,
 )
@@ -54,12 +55,15 @@ from minertrace.stats.rollup import (
 )
 from minertrace.store.arrays import PgArray, float8_array, int_array
 from minertrace.store.day_cells import (
+    FINGERPRINT_MODULUS,
     DayFingerprint,
     StoredDay,
     day_fingerprints,
     delete_cells,
     read_payloads,
+    read_tail_runs,
     stored_days,
+    tail_fingerprint,
     write_cells,
 )
 from minertrace.store.stats_sql import QUANTILES
@@ -99,7 +103,7 @@ class StatsCache:
 
     def __init__(self) -> None:
         self.days: dict[int, DayCells] = {}
-        self.current: dict[tuple[str, int], tuple[StoredDay, DayCells]] = {}
+        self.current: dict[tuple[str, int], tuple[StoredDay, DayCells, DayFingerprint]] = {}
         self.totals: OrderedDict[tuple[Any, ...], tuple[tuple[int, ...], Totals]] = OrderedDict()
 
     def clear(self) -> None:
@@ -145,6 +149,37 @@ def _cells(unit: _Unit, loaded: dict[int, DayCells]) -> DayCells:
     return loaded[unit.token if unit.cells is None else id(unit)]
 
 
+def _extend_current(
+    conn: Connection,
+    identity: str,
+    current: int,
+    held: tuple[StoredDay, DayCells, DayFingerprint],
+    found: DayFingerprint,
+    width: int,
+) -> None:
+    """When the current day only gained rows after those its held cells came from (the hourly
+    case), read just those and extend the cells; otherwise leave them (then the day is
+    recomputed whole if its fingerprint changed)."""
+    key, cells, before = held
+    if key.width != width or (key.runs, key.fingerprint) == (found.runs, found.fingerprint):
+        return
+    end = DAY_ZERO + (current + 1) * ONE_DAY
+    count, fingerprint = tail_fingerprint(conn, before.last_created, end)
+    if (
+        key.runs + count != found.runs
+        or (key.fingerprint + fingerprint - found.fingerprint) % FINGERPRINT_MODULUS
+    ):
+        return
+    tail = read_tail_runs(conn, before.last_created, end, key.runs, width)
+    grown = extend(cells, tail)
+    CACHE.days[grown.token] = grown
+    CACHE.current[(identity, current)] = (
+        StoredDay(found.runs, found.fingerprint, width, grown.token),
+        grown,
+        found,
+    )
+
+
 def _units(
     conn: Connection, plan: dict[str, Any], now: datetime, width: int, block: int
 ) -> tuple[list[_Unit], int]:
@@ -165,6 +200,9 @@ def _units(
     # The current day changes every hour: its cells stay in the process (keyed by the
     # database and the fingerprint) and are stored once the day is over.
     held = CACHE.current.get((identity, current))
+    if held is not None and current != split_day and current in prints:
+        _extend_current(conn, identity, current, held, prints[current], width)
+        held = CACHE.current.get((identity, current))
     if held is not None and _matches(held[0], prints.get(current), width):
         stored.setdefault(current, held[0])
         CACHE.days.setdefault(held[0].token, held[1])
@@ -184,6 +222,7 @@ def _units(
         CACHE.current[(identity, current)] = (
             StoredDay(found.runs, found.fingerprint, width, fresh[current].token),
             fresh[current],
+            found,
         )
     if stale:
         logger.info("computed the statistics cells of %d day(s) from score_table", len(stale))

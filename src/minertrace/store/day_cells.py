@@ -36,7 +36,8 @@ _FINAL: Final = (
 _FINGERPRINT_SQL: Final = f"""
 SELECT {_DAY} AS day, count(*) AS runs,
        (sum(hashtextextended(concat_ws(':', s.ctid, s.xmin), 0)) %% 9223372036854775807)::int8,
-       count(*) FILTER (WHERE s.created_at >= %(split)s) AS after_split
+       count(*) FILTER (WHERE s.created_at >= %(split)s) AS after_split,
+       max(s.created_at) AS last_created
   FROM score_table AS s
  WHERE s.created_at >= %(start)s AND s.created_at < %(end)s AND {RUN_FILTER}
  GROUP BY 1
@@ -51,6 +52,32 @@ SELECT day - DATE '2000-01-01', runs, fingerprint, width, token,
   LEFT JOIN stats_day_cells
     ON day >= DATE '2000-01-01' + %(first)s AND day < DATE '2000-01-01' + %(stop)s
 """
+
+# The rows of a day created after an instant: how many, and their versions' hash (as above).
+_TAIL_PRINT_SQL: Final = f"""
+SELECT count(*),
+       coalesce(sum(hashtextextended(concat_ws(':', s.ctid, s.xmin), 0)), 0)
+           %% 9223372036854775807
+  FROM score_table AS s
+ WHERE s.created_at > %(after)s AND s.created_at < %(end)s AND {RUN_FILTER}
+"""
+
+_TAIL_RUNS_SQL: Final = f"""
+SELECT r.task, r.final, r.seq, r.at_us, r.score[1:%(last)s]
+  FROM (
+    SELECT {TASK_CODE} AS task,
+           {_FINAL} AS final,
+           %(before)s + row_number() OVER (ORDER BY s.created_at, s.task_name, s.task_id) AS seq,
+           (extract(epoch FROM s.created_at) * 1000000)::int8 AS at_us,
+           s.score
+      FROM score_table AS s
+     WHERE s.created_at > %(after)s AND s.created_at < %(end)s AND {RUN_FILTER}
+     ORDER BY task, final, seq
+  ) AS r
+"""
+
+FINGERPRINT_MODULUS: Final = 9223372036854775807
+"""Fingerprints are sums of 64-bit hashes modulo this (they add up modulo it)."""
 
 _PAYLOAD_SQL: Final = """
 SELECT day - DATE '2000-01-01', token, width, task_runs, slot_cells, miner_cells, sorted_values
@@ -102,6 +129,8 @@ class DayFingerprint:
     fingerprint: int
     after_split: int
     """Rows of the day created at or after the split instant (the refresh's `now`)."""
+    last_created: datetime
+    """The latest created_at of the day's rows."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +180,7 @@ def day_fingerprints(
     with driver(conn).cursor() as cur:
         cur.execute(_FINGERPRINT_SQL, params)
         rows = cur.fetchall()
-    return {int(d): DayFingerprint(int(n), int(f), int(a)) for d, n, f, a in rows}
+    return {int(d): DayFingerprint(int(n), int(f), int(a), t) for d, n, f, a, t in rows}
 
 
 def stored_days(
@@ -211,6 +240,38 @@ def delete_cells(conn: Connection, days: list[int]) -> None:
             cur.execute(_DELETE_SQL, {"days": days})
 
 
+def tail_fingerprint(conn: Connection, after: datetime, end: datetime) -> tuple[int, int]:
+    """Count and hash (as in `day_fingerprints`) of the rows created in (after, end)."""
+    with driver(conn).cursor() as cur:
+        cur.execute(_TAIL_PRINT_SQL, {"after": after, "end": end})
+        row = cur.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def read_tail_runs(
+    conn: Connection, after: datetime, end: datetime, before: int, width: int
+) -> DayRuns:
+    """The runs created in (after, end), one day's, numbered from `before` + 1 in run order."""
+    params = {"after": after, "end": end, "before": before, "last": width}
+    sql = gaia_scores.adapt_sql(_TAIL_RUNS_SQL, gaia_scores.detect(conn))
+    with driver(conn).cursor(binary=True) as cur:
+        register_array_loader(cur)
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 5
+    n = len(rows)
+    return DayRuns(
+        day=np.zeros(n, dtype=np.int64),
+        half=np.zeros(n, dtype=np.int64),
+        task=np.array(columns[0], dtype=np.int64),
+        final=np.array(columns[1], dtype=bool),
+        seq=np.array(columns[2], dtype=np.int64),
+        at_us=np.array(columns[3], dtype=np.int64),
+        matrix=decode_matrix(list(columns[4]), width),
+    )
+
+
 def read_day_runs(
     conn: Connection,
     days: list[int],
@@ -246,6 +307,7 @@ def read_day_runs(
 
 
 __all__ = [
+    "FINGERPRINT_MODULUS",
     "DayFingerprint",
     "DayPayload",
     "DayRuns",
@@ -254,6 +316,8 @@ __all__ = [
     "delete_cells",
     "read_day_runs",
     "read_payloads",
+    "read_tail_runs",
     "stored_days",
+    "tail_fingerprint",
     "write_cells",
 ]
