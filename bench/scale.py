@@ -4,12 +4,13 @@ The score table grows by (24 geomagnetic + 2 weather + 9 soil) rows a day, each 
 of one entry per UID (NaN where the miner did not take part). This script generates `--days`
 of them for `--uids` UIDs (default 90 x 4,096: 3,150 rows, 12.9 M entries), then measures:
 
-1. a full `refresh_all` of the four periods over the whole history, with the peak resident
-   memory of the server backend that ran it and of this process;
+1. the first `refresh_all` of the four periods over the whole history (no day cells yet: every
+   day is computed from score_table and stored), with the peak resident memory of the server
+   backend that ran it and of this process;
 2. `--cycles` simulated hours: each adds the hour's score rows, runs a weight cycle through the
    production path (the cycle's reads, `compute_cycle`, `build_record`, the trace queue's
-   write) and a refresh; the medians of the read, compute, trace-and-persist and refresh
-   times;
+   write) and a refresh (incremental, in this process, as the service runs it); the medians
+   of the read, compute, trace-and-persist and refresh times;
 3. at the end, what the writes cost `miner_performance_stats`: updates (and HOT updates), dead
    tuples and heap size.
 

@@ -2,10 +2,21 @@
 
 Default: 256 miners over 30 days at a realistic volume (weather 2 rows a day, initial and
 final; geomagnetic 24; soil moisture ~200 over 8 regions), each row a 256-entry FLOAT8[] with
-some NaN. Measures `refresh_all` of the four current periods (median of `--repeat` runs, each at
-its own `now`, so every row is rewritten), each period alone, then one more hour of score rows
-and the refresh that follows it (`incremental_ms`), and the retention cleanup. At the end, what
-the refreshes cost miner_performance_stats: updates, HOT updates, dead tuples, heap size.
+some NaN. Measures, for the four current periods:
+
+- `refresh_all_ms`: a cold `refresh_all` (no day cells stored, empty process cache: every
+  score entry read, every day's cells computed and stored), median of `--repeat` runs;
+- `full_ms`: `refresh_all(..., incremental=False)`, the full recompute without the cells;
+- each period alone (incremental, warm);
+- `incremental_ms`: one more hour of score rows, then the refresh the service runs, in the
+  same process as the refreshes before it (so with warm caches: the current day's cells and
+  the complete days' roll-ups in memory, as in the service), median over `--repeat` hours;
+  `incremental_cold_process_ms` is such a refresh after the process cache is cleared, as a
+  CLI `stats refresh` runs it (the complete days come from stats_day_cells);
+- the retention cleanup.
+
+At the end, what the refreshes cost miner_performance_stats: updates, HOT updates, dead
+tuples, heap size.
 
 `--scale` adds the load test of bench/scale.py (4,096 miners x 90 days, a full refresh, its
 peak memory). Uses DATABASE_URL when set (the database is dropped and recreated as
@@ -29,8 +40,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchdb import bench_engine, fresh_schema, table_stats
-from minertrace.db.tables import node_table, score_table
+from minertrace.db.tables import node_table, score_table, stats_day_cells
 from minertrace.stats import cleanup, current_periods, refresh_all, refresh_period_stats
+from minertrace.stats.incremental import CACHE
 
 MINERS = 256
 DAYS = 30
@@ -104,17 +116,38 @@ def run(engine: sa.Engine, miners: int, days: int, repeats: int) -> dict[str, An
     def at(k: int) -> datetime:
         return NOW + timedelta(seconds=k)
 
-    full = timed(lambda k: refresh_all(engine, at(k)), repeats)
+    def timed_cold(k: int) -> float:
+        with engine.begin() as conn:
+            conn.execute(stats_day_cells.delete())
+        CACHE.clear()
+        t0 = time.perf_counter()
+        refresh_all(engine, at(k))
+        return time.perf_counter() - t0
+
+    full_cold = [timed_cold(k) for k in range(repeats)]
+    full = timed(lambda k: refresh_all(engine, at(k), incremental=False), repeats)
     per_period = {
         p.period_type: timed(lambda k, p=p: refresh_period_stats(engine, p, at(k)), repeats)
         for p in current_periods(NOW)
     }
-    # One more hour of score rows, then the refresh the service would run.
-    hour = score_rows(NOW, 1 / 24, skill, rng)
-    insert(engine, hour)
+    # One more hour of score rows, then the refresh the service would run (warm caches, as
+    # in the service: the previous refresh ran in this process). Median of `repeats` hours.
+    refresh_all(engine, at(repeats))
+    hourly = []
+    for k in range(repeats):
+        hour = score_rows(NOW + timedelta(hours=k), 1 / 24, skill, rng)
+        for row in hour:
+            row["task_id"] += f"_h{k}"
+        insert(engine, hour)
+        t0 = time.perf_counter()
+        refresh_all(engine, NOW + timedelta(hours=k + 1))
+        hourly.append(time.perf_counter() - t0)
+    # The same refresh from a fresh process (as `minertrace stats refresh` runs it): the
+    # complete days' cells come from stats_day_cells, the current day from score_table.
+    CACHE.clear()
     t0 = time.perf_counter()
-    refresh_all(engine, NOW + timedelta(hours=1))
-    incremental = time.perf_counter() - t0
+    refresh_all(engine, NOW + timedelta(hours=repeats, seconds=1))
+    incremental_cold_process = time.perf_counter() - t0
     retention = timed(lambda k: cleanup(engine, at(k) + timedelta(hours=1), 30), 1)
 
     def ms(values: list[float]) -> float:
@@ -124,8 +157,10 @@ def run(engine: sa.Engine, miners: int, days: int, repeats: int) -> dict[str, An
         "miners": miners,
         "days": days,
         "score_rows": len(rows),
-        "refresh_all_ms": ms(full),
-        "incremental_ms": round(incremental * 1e3, 1),
+        "refresh_all_ms": ms(full_cold),
+        "full_ms": ms(full),
+        "incremental_ms": ms(hourly),
+        "incremental_cold_process_ms": round(incremental_cold_process * 1e3, 1),
         "hour_rows": len(hour),
         **{f"refresh_{kind}_ms": ms(times) for kind, times in per_period.items()},
         "retention_ms": ms(retention),

@@ -16,7 +16,6 @@ The SQL (`minertrace.store.stats_sql`) ranks and combines these small arrays.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +80,8 @@ class Distribution:
     count: NDArray[np.int64]
     failures: NDArray[np.int64]
     """Attempted entries after the latest completed one in run order (all without one)."""
+    last_at: NDArray[np.int64]
+    """created_at of the latest entry, microseconds since the Unix epoch (-1 without one)."""
     percentiles: NDArray[np.float64]
     """Shape (rows, len(QUANTILES))."""
 
@@ -223,8 +224,8 @@ def compute_distribution(
     """Count, trailing failures and percentiles of each miner's entries in each period.
 
     Period k is the runs with seg_lo[k] <= seg <= seg_hi[k], a range of rows (rows are grouped
-    by segment first). Each segment is sorted once per miner; a period's sorted values are then
-    a merge of its segments' sorted runs (a stable sort is a run-merging timsort, about linear).
+    by segment first), sorted per miner (numpy's SIMD quicksort: which of two equal values, +0
+    and -0 included, comes first changes no percentile).
     Non-finite entries become +Infinity and sort last, so a miner's n attempted entries are the
     first n of its sorted values.
     """
@@ -233,18 +234,18 @@ def compute_distribution(
     finite = np.isfinite(matrix)
     done = finite & (matrix > 0)
     by_miner = np.where(finite, matrix, np.inf)
-    bounds = np.flatnonzero(np.r_[True, np.diff(seg) != 0, True])
-    for a, b in itertools.pairwise(bounds):
-        by_miner[:, a:b].sort(axis=1)
-    pids, counts, failures, percentiles = [], [], [], []
+    at_by_seq = np.full(int(runs.seq.max(initial=0)) + 1, -1, dtype=np.int64)
+    at_by_seq[runs.seq] = runs.at_us
+    pids, counts, failures, last_at, percentiles = [], [], [], [], []
     for pid, (lo, hi) in enumerate(zip(seg_lo, seg_hi, strict=True)):
         a, b = np.searchsorted(seg, lo, "left"), np.searchsorted(seg, hi, "right")
         n = finite[:, a:b].sum(axis=1).astype(np.int64)
         seq = runs.seq[None, a:b]
         last_done = np.where(done[:, a:b], seq, 0).max(axis=1, initial=0)
         failures.append((finite[:, a:b] & (seq > last_done[:, None])).sum(axis=1, dtype=np.int64))
-        pieces = np.unique(seg[a:b]).size
-        ordered = by_miner[:, a:b] if pieces <= 1 else np.sort(by_miner[:, a:b], 1, "stable")
+        last = np.where(finite[:, a:b], seq, 0).max(axis=1, initial=0)
+        last_at.append(np.where(last > 0, at_by_seq[last], -1))
+        ordered = np.sort(by_miner[:, a:b], axis=1)
         rows = np.empty((width, len(QUANTILES)))
         _percentiles(ordered, n, rows)
         pids.append(np.full(width, pid, dtype=np.int64))
@@ -255,6 +256,7 @@ def compute_distribution(
         uid=np.tile(np.arange(width, dtype=np.int64) + first_uid, len(pids)),
         count=np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64),
         failures=np.concatenate(failures) if failures else np.zeros(0, dtype=np.int64),
+        last_at=np.concatenate(last_at) if last_at else np.zeros(0, dtype=np.int64),
         percentiles=np.concatenate(percentiles) if percentiles else np.zeros((0, 5)),
     )
 

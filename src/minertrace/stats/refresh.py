@@ -1,8 +1,13 @@
-"""Period statistics from `score_table` into `miner_performance_stats`: the score entries of
-every requested period are read once, in blocks of miners, and reduced in numpy to cells and
-exact percentiles (`minertrace.stats.cells`); one statement rolls the periods up from them into
-a temporary table, then one set-based upsert per period writes them (the SQL:
-`minertrace.store.stats_sql`).
+"""Period statistics from `score_table` into `miner_performance_stats`.
+
+Two paths compute the same values, bit for bit. The incremental one (the default,
+`minertrace.stats.incremental`) rolls the periods up from per-day cells, reading from
+score_table only the days whose rows changed. The full one reads every score entry of the
+periods once, in blocks of miners, and reduces them in numpy to cells and exact percentiles
+(`minertrace.stats.cells`). Either way the per (period, UID) columns and ranks are computed in
+numpy (`minertrace.stats.columns`), one statement joins them with the miners, fits the trends
+and builds the JSON into a temporary table, and one set-based upsert per period writes them
+(the SQL: `minertrace.store.stats_sql`).
 
 The rules (documented for users in the README, "Period statistics and retention"):
 
@@ -36,10 +41,18 @@ from minertrace.stats.cells import (
     roll_up_tasks,
     trend_points,
 )
+from minertrace.stats.columns import miner_columns
+from minertrace.stats.incremental import incremental_params
 from minertrace.stats.periods import Period, current_periods, period_for
+from minertrace.stats.rollup import activity_params
 from minertrace.store import delete_stale_rows, transaction, write_period_stats
 from minertrace.store.arrays import PgArray, float8_array, int_array
-from minertrace.store.score_matrix import count_runs, miner_width, read_score_block
+from minertrace.store.score_matrix import (
+    count_runs,
+    miner_width,
+    read_score_block,
+    registered_uids,
+)
 from minertrace.store.stats_sql import QUANTILES, STATS_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -116,8 +129,13 @@ def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) ->
     tasks: list[TaskRows] = []
     points: list[TrendPoints] = []
     dists: list[Distribution] = []
+    task_runs = np.zeros((len(plan["pids"]), 3), dtype=np.int64)
     for first in range(0, width, step):
         runs, matrix = read_score_block(conn, plan, first, min(width, first + step))
+        if not first:
+            for pid, (lo, hi) in enumerate(zip(plan["seg_lo"], plan["seg_hi"], strict=True)):
+                inside = (runs.seg >= lo) & (runs.seg <= hi)
+                task_runs[pid] = np.bincount(runs.task[inside], minlength=3)
         cells = compute_cells(runs, matrix)
         tasks.append(roll_up_tasks(cells, first, plan["seg_lo"], plan["seg_hi"]))
         points.append(trend_points(cells, first, plan["trend_lo"], plan["trend_hi"]))
@@ -130,7 +148,14 @@ def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) ->
     percentiles = (
         np.concatenate([d.percentiles for d in dists]) if dists else np.zeros((0, len(QUANTILES)))
     )
+    active = field(dists, "last_at", np.int64) >= 0
     return {
+        **activity_params(
+            field(dists, "pid", np.int64)[active],
+            field(dists, "uid", np.int64)[active],
+            field(dists, "last_at", np.int64)[active],
+            task_runs,
+        ),
         **{
             f"task_{name}": int_array(field(tasks, name, np.int64), kind)
             for name, kind in (
@@ -162,10 +187,38 @@ def _entry_params(conn: Connection, plan: dict[str, Any], block_entries: int) ->
     }
 
 
-def _refresh(conn: Connection, periods: list[Period], now: datetime) -> dict[Period, int]:
-    """Reduce the entries in numpy, roll every period up in one statement, write each."""
+def _shared_trends(plan: dict[str, Any], params: dict[str, PgArray]) -> dict[str, Any]:
+    """The trend points of one period per distinct trend window (the current daily, weekly,
+    monthly and all_time rows share theirs), and each period's representative (`trend_wid`)."""
+    windows = list(zip(plan["trend_starts"], plan["trend_ends"], strict=True))
+    wid = [windows.index(w) for w in windows]
+    keep = np.isin(params["point_pid"].values, np.unique(wid))
+    out: dict[str, Any] = {"trend_wid": wid}
+    for name in ("point_pid", "point_uid", "point_day", "point_total", "point_attempted"):
+        array = params[name]
+        out[name] = PgArray(array.values[keep], array.kind)
+    return out
+
+
+def _refresh(
+    conn: Connection, periods: list[Period], now: datetime, *, incremental: bool
+) -> dict[Period, int]:
+    """Reduce the entries in numpy, roll every period up in one statement, write each.
+
+    With `incremental`, from the day cells when they apply (`minertrace.stats.incremental`);
+    otherwise, or when they do not, from every score entry of the periods.
+    """
     plan = _segment_plan(periods, now)
-    plan.update(_entry_params(conn, plan, BLOCK_ENTRIES))
+    registered = registered_uids(conn)
+    width = int(registered.max(initial=-1)) + 1
+    params = (
+        incremental_params(conn, periods, plan, now, width, BLOCK_ENTRIES) if incremental else None
+    )
+    if params is None:
+        params = _entry_params(conn, plan, BLOCK_ENTRIES)
+    plan.update(miner_columns(params, len(periods), width, registered))
+    plan.update({k: v for k, v in params.items() if k.startswith("runs_")})
+    plan.update(_shared_trends(plan, params))
     counts = dict(zip(periods, write_period_stats(conn, periods, plan, now), strict=True))
     for period, count in counts.items():
         logger.info(
@@ -178,26 +231,31 @@ def _refresh(conn: Connection, periods: list[Period], now: datetime) -> dict[Per
     return counts
 
 
-def refresh_period_stats(bind: Connection | Engine, period: Period | str, now: datetime) -> int:
+def refresh_period_stats(
+    bind: Connection | Engine, period: Period | str, now: datetime, *, incremental: bool = True
+) -> int:
     """Recompute the statistics columns of every miner's row for one period; return the row count.
 
     `period` is a `Period` or a period type (then the period containing `now`). The rows are
     computed into a temporary table and written with one upsert statement; the pipeline and
     chain columns of existing rows are not touched, and rows whose hotkey no longer matches
     node_table are left for `delete_stale_rows`. With an Engine the refresh runs in its own
-    transaction; with a Connection in the caller's.
+    transaction; with a Connection in the caller's. `incremental=False` recomputes from every
+    score entry without the day cells (the same values).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     target = period if isinstance(period, Period) else period_for(period, now)
     with transaction(bind) as conn:
-        return _refresh(conn, [target], now)[target]
+        return _refresh(conn, [target], now, incremental=incremental)[target]
 
 
 def refresh_all(
     bind: Connection | Engine,
     now: datetime,
     periods: list[Period] | list[str] | None = None,
+    *,
+    incremental: bool = True,
 ) -> dict[Period, int]:
     """Refresh the given periods (default: the current daily, weekly, monthly and all_time).
 
@@ -205,6 +263,11 @@ def refresh_all(
     every registered miner ends up with a fresh row. All periods are computed by one statement
     that reads every score entry once; each period is then written by one upsert. Returns the
     rows written per period.
+
+    The refresh reads only the UTC days whose score rows changed since the day cells were
+    computed (`minertrace.stats.incremental`), and rolls the periods up from the cells; the
+    values are those of a full recompute, bit for bit. `incremental=False` is that full
+    recompute: every score entry of the periods, without the cells.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -216,11 +279,11 @@ def refresh_all(
     )
     if isinstance(bind, Engine):
         with bind.begin() as conn:
-            return refresh_all(conn, now, targets)
+            return refresh_all(conn, now, targets, incremental=incremental)
     delete_stale_rows(bind)
     if not targets:
         return {}
-    return _refresh(bind, targets, now)
+    return _refresh(bind, targets, now, incremental=incremental)
 
 
 __all__ = [

@@ -1,6 +1,6 @@
-"""The period-statistics SQL: one statement rolls every requested period up into a temporary
-table from the per-task rows, trend points and distributions computed in numpy
-(`minertrace.stats.cells`), then one upsert per period writes them.
+"""The period-statistics SQL: one statement puts every requested period's rows into a temporary
+table from the per (period, UID) columns, trend points and run counts computed in numpy
+(`minertrace.stats.columns`), then one upsert per period writes them.
 
 The rules are documented with `minertrace.stats.refresh`; this module only builds the text.
 The statement's parameters (segment plan, trend thresholds) are bound, never formatted in.
@@ -52,23 +52,10 @@ STATS_COLUMNS: Final[tuple[str, ...]] = (
 """The columns the period job writes; every other column (pipeline, chain) is left alone."""
 
 
-def _task_select(task: str) -> str:
-    t = f"t_{task}"
-    return f"""
-        coalesce({t}.attempted, 0) AS {task}_tasks_attempted,
-        coalesce({t}.completed, 0) AS {task}_tasks_completed,
-        coalesce({t}.scored, 0) AS {task}_tasks_scored,
-        {t}.avg_score AS {task}_avg_score,
-        {t}.completed::float8 / nullif({t}.attempted, 0) AS {task}_success_rate,
-        {t}.task_rank AS {task}_rank,
-        {t}.best AS {task}_best_score,
-        {t}.latest AS {task}_latest_score"""
-
-
-def _task_join(task: str) -> str:
-    return (
-        f"LEFT JOIN ranked AS t_{task} ON t_{task}.pid = p.pid AND t_{task}.uid = m.uid"
-        f" AND t_{task}.task = '{task}'"
+def _task_output(task: str) -> str:
+    return ", ".join(
+        f"t.{task}_{suffix}::int8 AS {task}_{suffix}" if suffix == "rank" else f"t.{task}_{suffix}"
+        for suffix in _TASK_SUFFIXES
     )
 
 
@@ -81,12 +68,29 @@ TASK_CODE: Final = (
     "CASE WHEN s.task_name = 'weather' THEN 0 WHEN s.task_name = 'geomagnetic' THEN 1 ELSE 2 END"
 )
 
-STAGING_TABLE: Final = "minertrace_period_stats"
-"""The temporary table (dropped at the end of the refresh) holding the computed rows."""
-
 QUANTILES: Final = (0.1, 0.25, 0.5, 0.75, 0.9)
 """The score_distribution percentiles (keys p10 ... p90), interpolated as `percentile_cont`
 (computed by `minertrace.stats.cells`)."""
+
+_COUNTS = ("tasks_attempted", "tasks_completed", "tasks_scored")
+MINER_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    *(
+        (f"{task}_{suffix}", "int8" if suffix in _COUNTS else "float8")
+        for task in TASKS
+        for suffix in _TASK_SUFFIXES
+    ),
+    ("failures", "int8"),
+    ("dist_n", "int8"),
+    *((f"dist_p{round(q * 100)}", "float8") for q in QUANTILES),
+    ("last_active_us", "float8"),
+    ("overall_avg", "float8"),
+    ("overall_rank", "float8"),
+)
+"""The per (period, UID) columns the compute statement takes as `col_<name>` arrays, with their
+element type (ranks and times travel as float8 so that they can be NULL; both are exact)."""
+
+STAGING_TABLE: Final = "minertrace_period_stats"
+"""The temporary table (dropped at the end of the refresh) holding the computed rows."""
 
 
 @lru_cache(maxsize=1)
@@ -94,87 +98,34 @@ def compute_sql() -> str:
     """Every requested period at once, into a temporary table (one row per miner and period).
 
     `minertrace.store.period_upsert.UPSERT_SQL` then writes each period with one statement.
-    Time is cut into segments at every period and trend-window boundary, so each period and
-    each trend window is a contiguous range of segments. The per-entry reductions (per-task
-    rows, trend points, distributions: `minertrace.stats.cells`) come in as binary array
-    parameters; this statement ranks and combines them and never reads a score array.
+    The per-entry reductions (per-task rows, trend points, distributions, each miner's latest
+    entry time and the periods' run counts: `minertrace.stats.cells` for the full refresh,
+    `minertrace.stats.incremental` from the day cells) come in as binary array parameters;
+    this statement ranks and combines them and reads neither score_table nor a score array.
     """
     distribution_keys = ", ".join(
-        f"'p{round(q * 100)}', t.dist_p[{i}]" for i, q in enumerate(QUANTILES, start=1)
+        f"'p{round(q * 100)}', t.dist_p{round(q * 100)}" for q in QUANTILES
     )
-    quantile_params = ", ".join(f"CAST(:dist_p{round(q * 100)} AS float8[])" for q in QUANTILES)
-    quantile_columns = ", ".join(f"p{round(q * 100)}" for q in QUANTILES)
     return f"""
 CREATE TEMPORARY TABLE {STAGING_TABLE} ON COMMIT DROP AS
 WITH miners AS (
     SELECT uid, hotkey FROM node_table WHERE hotkey IS NOT NULL AND uid >= 0
 ),
-dims AS (
-    SELECT coalesce(max(uid) + 1, 0) AS width FROM miners
-),
 periods AS (
     SELECT * FROM unnest(
         CAST(:pids AS int[]), CAST(:seg_lo AS int[]), CAST(:seg_hi AS int[]),
         CAST(:trend_lo AS int[]), CAST(:trend_hi AS int[]),
-        CAST(:trend_starts AS timestamptz[]), CAST(:trend_ends AS timestamptz[])
-    ) AS p(pid, lo, hi, trend_lo, trend_hi, trend_start, trend_end)
+        CAST(:trend_starts AS timestamptz[]), CAST(:trend_ends AS timestamptz[]),
+        CAST(:trend_wid AS int[])
+    ) AS p(pid, lo, hi, trend_lo, trend_hi, trend_start, trend_end, wid)
 ),
-runs AS MATERIALIZED (
-    SELECT
-        r.*,
-        -- One total order over the runs, so "latest" and "trailing" are well defined on ties;
-        -- the run numbers of the numpy reductions are positions in the same order.
-        row_number() OVER (ORDER BY r.created_at, r.task_name, r.task_id) AS seq
-    FROM (
-        SELECT
-            s.created_at,
-            s.task_name,
-            s.task_id,
-            CASE
-                WHEN s.task_name = 'weather' THEN 'weather'
-                WHEN s.task_name = 'geomagnetic' THEN 'geomagnetic'
-                ELSE 'soil_moisture'
-            END AS task,
-            width_bucket(s.created_at, CAST(:bounds AS timestamptz[])) AS seg
-        FROM score_table AS s
-        CROSS JOIN dims AS d
-        WHERE s.created_at >= :scan_start AND s.created_at < :scan_end
-          AND d.width > 0
-          AND (s.task_name IN ('weather', 'geomagnetic')
-               OR s.task_name LIKE 'soil\\_moisture\\_region\\_%')
-    ) AS r
-),
-per_task AS (
-    -- Per period, miner and task with entries (rolled up from the cells in numpy).
-    SELECT t.pid, t.uid, (ARRAY['weather', 'geomagnetic', 'soil_moisture'])[t.task + 1] AS task,
-           t.attempted, t.completed, t.scored, t.total / t.attempted AS avg_score, t.best,
-           nullif(t.latest_seq, 0) AS latest_seq, t.latest
-    FROM unnest(
-        CAST(:task_pid AS int4[]), CAST(:task_uid AS int4[]), CAST(:task_task AS int4[]),
-        CAST(:task_attempted AS int8[]), CAST(:task_completed AS int8[]),
-        CAST(:task_scored AS int8[]), CAST(:task_total AS float8[]),
-        CAST(:task_best AS float8[]), CAST(:task_latest_seq AS int8[]),
-        CAST(:task_latest AS float8[])
-    ) AS t(pid, uid, task, attempted, completed, scored, total, best, latest_seq, latest)
-),
-ranked AS (
-    SELECT t.*,
-           rank() OVER (PARTITION BY t.pid, t.task ORDER BY t.avg_score DESC) AS task_rank
-    FROM per_task AS t
-    JOIN miners AS m ON m.uid = t.uid
-),
-per_uid AS (
-    SELECT pid, uid, max(latest_seq) AS latest_seq
-    FROM per_task
-    GROUP BY pid, uid
-),
-distribution AS (
-    -- Trailing failures: attempted entries after the miner's latest completed one.
-    SELECT d.pid, d.uid, d.n, d.failures, ARRAY[{quantile_columns}] AS p
-    FROM unnest(
-        CAST(:dist_pid AS int4[]), CAST(:dist_uid AS int4[]), CAST(:dist_n AS int8[]),
-        CAST(:dist_failures AS int8[]), {quantile_params}
-    ) AS d(pid, uid, n, failures, {quantile_columns})
+columns AS (
+    -- Per period and UID (0 .. width - 1): the columns computed in numpy
+    -- (`minertrace.stats.columns`), NULL where there is nothing to say.
+    SELECT * FROM unnest(
+        CAST(:col_pid AS int4[]), CAST(:col_uid AS int4[]),
+        {", ".join(f"CAST(:col_{name} AS {kind}[])" for name, kind in MINER_COLUMNS)}
+    ) AS c(pid, uid, {", ".join(name for name, _ in MINER_COLUMNS)})
 ),
 daily AS (
     -- One point per day of the trend window with entries: the mean of that day's entries.
@@ -192,54 +143,39 @@ trend AS (
     GROUP BY pid, uid
 ),
 period_runs AS (
-    SELECT
-        p.pid,
-        count(r.seq) AS n,
-        count(r.seq) FILTER (WHERE r.task = 'weather') AS weather,
-        count(r.seq) FILTER (WHERE r.task = 'geomagnetic') AS geomagnetic,
-        count(r.seq) FILTER (WHERE r.task = 'soil_moisture') AS soil_moisture
-    FROM periods AS p
-    LEFT JOIN runs AS r ON r.seg BETWEEN p.lo AND p.hi
-    GROUP BY p.pid
+    -- Runs of each period per task (with or without entries), counted in numpy; the parts of
+    -- detailed_metrics that are the same for every miner of the period, built once.
+    SELECT r.pid, r.weather + r.geomagnetic + r.soil_moisture AS n,
+           jsonb_build_object(
+               'total', r.weather + r.geomagnetic + r.soil_moisture, 'weather', r.weather,
+               'geomagnetic', r.geomagnetic, 'soil_moisture', r.soil_moisture) AS runs,
+           to_jsonb(p.trend_start) AS window_start,
+           to_jsonb(p.trend_end) AS window_end
+    FROM unnest(CAST(:pids AS int[]), CAST(:runs_weather AS int8[]),
+                CAST(:runs_geomagnetic AS int8[]), CAST(:runs_soil_moisture AS int8[]))
+         AS r(pid, weather, geomagnetic, soil_moisture)
+    JOIN periods AS p ON p.pid = r.pid
 ),
-per_miner AS (
+totals AS (
     SELECT
         p.pid,
-        p.trend_start,
-        p.trend_end,
         m.uid,
         m.hotkey,
-        {",".join(_task_select(task) for task in TASKS)},
-        la.created_at AS last_active,
-        coalesce(d.failures, 0) AS failures,
-        d.n AS dist_n,
-        d.p AS dist_p,
+        {", ".join(f"c.{name}" for name, _ in MINER_COLUMNS)},
+        c.weather_tasks_attempted + c.geomagnetic_tasks_attempted
+            + c.soil_moisture_tasks_attempted AS total_attempted,
+        c.weather_tasks_completed + c.geomagnetic_tasks_completed
+            + c.soil_moisture_tasks_completed AS total_completed,
+        c.weather_tasks_scored + c.geomagnetic_tasks_scored
+            + c.soil_moisture_tasks_scored AS total_scored,
         tr.days AS trend_days,
         tr.slope AS trend_slope,
         tr.r AS trend_r
     FROM periods AS p
     CROSS JOIN miners AS m
-    {" ".join(_task_join(task) for task in TASKS)}
-    LEFT JOIN per_uid AS u ON u.pid = p.pid AND u.uid = m.uid
-    LEFT JOIN runs AS la ON la.seq = u.latest_seq
-    LEFT JOIN distribution AS d ON d.pid = p.pid AND d.uid = m.uid
-    LEFT JOIN trend AS tr ON tr.pid = p.pid AND tr.uid = m.uid
-),
-totals AS (
-    SELECT
-        pm.*,
-        pm.weather_tasks_attempted + pm.geomagnetic_tasks_attempted
-            + pm.soil_moisture_tasks_attempted AS total_attempted,
-        pm.weather_tasks_completed + pm.geomagnetic_tasks_completed
-            + pm.soil_moisture_tasks_completed AS total_completed,
-        pm.weather_tasks_scored + pm.geomagnetic_tasks_scored
-            + pm.soil_moisture_tasks_scored AS total_scored,
-        (coalesce(pm.weather_avg_score * pm.weather_tasks_scored, 0)
-         + coalesce(pm.geomagnetic_avg_score * pm.geomagnetic_tasks_scored, 0)
-         + coalesce(pm.soil_moisture_avg_score * pm.soil_moisture_tasks_scored, 0))
-        / nullif(pm.weather_tasks_scored + pm.geomagnetic_tasks_scored
-                 + pm.soil_moisture_tasks_scored, 0) AS overall_avg
-    FROM per_miner AS pm
+    JOIN columns AS c ON c.pid = p.pid AND c.uid = m.uid
+    -- Periods with the same trend window share one fit (the points come for the first).
+    LEFT JOIN trend AS tr ON tr.pid = p.wid AND tr.uid = m.uid
 )
 SELECT
     t.pid,
@@ -250,10 +186,8 @@ SELECT
     t.total_scored AS total_tasks_scored,
     t.total_completed::float8 / nullif(t.total_attempted, 0) AS overall_success_rate,
     t.overall_avg AS overall_avg_score,
-    CASE WHEN t.overall_avg IS NOT NULL
-         THEN rank() OVER (PARTITION BY t.pid ORDER BY t.overall_avg DESC NULLS LAST)
-    END AS overall_rank,
-    {", ".join(f"t.{task}_{suffix}" for task in TASKS for suffix in _TASK_SUFFIXES)},
+    t.overall_rank::int8 AS overall_rank,
+    {", ".join(_task_output(task) for task in TASKS)},
     CASE
         WHEN coalesce(t.trend_days, 0) < :trend_min_days THEN 'insufficient_data'
         WHEN t.trend_r IS NULL OR abs(t.trend_r) < :trend_min_r
@@ -263,22 +197,20 @@ SELECT
     END AS performance_trend,
     CASE WHEN coalesce(t.trend_days, 0) >= :trend_min_days
          THEN coalesce(abs(t.trend_r), 0.0) END AS trend_confidence,
-    t.last_active AS last_active_time,
+    TIMESTAMPTZ 'epoch' + t.last_active_us::int8 * INTERVAL '1 microsecond' AS last_active_time,
     t.failures AS consecutive_failures,
     100.0 * t.total_attempted / nullif(pr.n, 0) AS uptime_percentage,
     jsonb_build_object(
-        'runs', jsonb_build_object(
-            'total', pr.n, 'weather', pr.weather, 'geomagnetic', pr.geomagnetic,
-            'soil_moisture', pr.soil_moisture),
+        'runs', pr.runs,
         'trend', jsonb_build_object(
-            'window_start', t.trend_start,
-            'window_end', t.trend_end,
+            'window_start', pr.window_start,
+            'window_end', pr.window_end,
             'days', coalesce(t.trend_days, 0),
             'slope_per_day', t.trend_slope,
             'correlation', t.trend_r)
     ) AS detailed_metrics,
     jsonb_build_object(
-        'count', coalesce(t.dist_n, 0),
+        'count', t.dist_n,
         {distribution_keys}
     ) AS score_distribution
 FROM totals AS t
@@ -287,6 +219,7 @@ JOIN period_runs AS pr ON pr.pid = t.pid
 
 
 __all__ = [
+    "MINER_COLUMNS",
     "QUANTILES",
     "RUN_FILTER",
     "STAGING_TABLE",
