@@ -180,7 +180,10 @@ def run(engine: sa.Engine, uids: int, days: int, cycles: int) -> dict[str, Any]:
             computed_at=now,
             computed_block=1_000 + c,
         )
-        PendingTrace(record, SubmissionState(status=SubmissionStatus.COMPUTED)).write(engine)
+        # done: the rows a cycle writes after its submission are written here too.
+        PendingTrace(record, SubmissionState(status=SubmissionStatus.COMPUTED), done=True).write(
+            engine
+        )
         t3 = time.perf_counter()
         refresh_all(engine, now)
         t4 = time.perf_counter()
