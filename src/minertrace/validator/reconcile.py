@@ -2,9 +2,9 @@
 
 A cycle writes its weight_submissions row 'computed', then 'submitting', then its outcome. A
 SIGKILL between two writes leaves the row in between for ever. On start and after every pass
-that ran a cycle, the service reads this validator's unsettled rows (not the ones its own trace queue still
-holds) and settles each against the chain, from the validator's `last_update` and the weight
-row it holds now (`decide`, pure):
+that ran a cycle, the service reads this validator's unsettled rows (not the ones its own
+trace queue still holds) and settles each against the chain, from the validator's
+`last_update` and the weight row it holds now (`decide`, pure):
 
 - plain weights: the newest row computed at or before `last_update` whose weights are the
   ones the chain holds is 'verified' (included in block `last_update`); a row computed after
