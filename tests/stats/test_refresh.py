@@ -402,6 +402,19 @@ def test_refresh_on_a_connection_uses_the_callers_transaction(crafted: Engine) -
     assert rows(crafted, "daily") == {}
 
 
+def test_only_a_refresh_in_its_own_transaction_commits_asynchronously(crafted: Engine) -> None:
+    with crafted.connect() as conn:
+        refresh_all(conn, NOW)
+        # The caller's transaction keeps its durability.
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+        conn.rollback()
+    own = _statements(crafted, lambda: refresh_all(crafted, NOW))
+    assert sum("'synchronous_commit', 'off', true" in s for s in own) == 1
+    assert rows(crafted, "daily")
+    with crafted.connect() as conn:
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+
+
 def test_naive_now_is_rejected(crafted: Engine) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         refresh_period_stats(crafted, "daily", NOW.replace(tzinfo=None))

@@ -45,7 +45,12 @@ from minertrace.stats.columns import miner_columns
 from minertrace.stats.incremental import incremental_params
 from minertrace.stats.periods import Period, current_periods, period_for
 from minertrace.stats.rollup import activity_params
-from minertrace.store import delete_stale_rows, transaction, write_period_stats
+from minertrace.store import (
+    commit_asynchronously,
+    delete_stale_rows,
+    transaction,
+    write_period_stats,
+)
 from minertrace.store.arrays import PgArray, float8_array, int_array
 from minertrace.store.score_matrix import (
     count_runs,
@@ -268,6 +273,11 @@ def refresh_all(
     computed (`minertrace.stats.incremental`), and rolls the periods up from the cells; the
     values are those of a full recompute, bit for bit. `incremental=False` is that full
     recompute: every score entry of the periods, without the cells.
+
+    With an Engine the refresh runs in its own transaction and commits asynchronously
+    (`synchronous_commit` off for that transaction only): all it writes is derived from the
+    score rows, so a crash can lose the latest refresh's writes (the next one rewrites them)
+    and never corrupts them. With a Connection the caller's transaction is left as it is.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -279,6 +289,8 @@ def refresh_all(
     )
     if isinstance(bind, Engine):
         with bind.begin() as conn:
+            # Its own transaction writes only derived rows, which the next refresh rewrites.
+            commit_asynchronously(conn)
             return refresh_all(conn, now, targets, incremental=incremental)
     delete_stale_rows(bind)
     if not targets:

@@ -16,6 +16,7 @@ from minertrace.store.locks import (
     try_advisory_lock,
 )
 from minertrace.store.miner_stats import (
+    commit_asynchronously,
     delete_period_rows_before,
     delete_stale_rows,
     write_period_stats,
@@ -114,6 +115,7 @@ __all__ = [
     "VerificationUpdate",
     "advisory_lock_holders",
     "advisory_unlock",
+    "commit_asynchronously",
     "committed_rows",
     "delete_period_rows_before",
     "delete_stale_rows",

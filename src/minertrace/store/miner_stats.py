@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, exists, text
 
 from minertrace.db.tables import miner_performance_stats, node_table
-from minertrace.store import gaia_scores
 from minertrace.store._bind import transaction
 from minertrace.store._periods import PeriodWindow
 from minertrace.store.period_upsert import UPSERT_SQL, carries_from_daily
@@ -33,8 +32,9 @@ _DELETE_STALE = delete(miner_performance_stats).where(
     ~exists().where(node_table.c.uid == _M.miner_uid, node_table.c.hotkey == _M.miner_hotkey)
 )
 
-_GET_WORK_MEM = text("SELECT current_setting('work_mem')")
+_SWAP_WORK_MEM = text("SELECT current_setting('work_mem'), set_config('work_mem', :value, true)")
 _SET_WORK_MEM = text("SELECT set_config('work_mem', :value, true)")
+_ASYNC_COMMIT = text("SELECT set_config('synchronous_commit', 'off', true)")
 _DROP_STAGING = text(f"DROP TABLE {STAGING_TABLE}")
 _UPSERT = text(UPSERT_SQL)
 
@@ -59,6 +59,16 @@ def delete_stale_rows(bind: Connection | Engine) -> int:
     return count
 
 
+def commit_asynchronously(conn: Connection) -> None:
+    """Let the current transaction's commit return before its WAL reaches the disk.
+
+    For transactions that write only derived data (the period refresh): a crash right after
+    the commit can lose that transaction (the next refresh writes it again), never corrupt
+    anything, and the commit does not wait for a disk flush.
+    """
+    conn.execute(_ASYNC_COMMIT)
+
+
 def write_period_stats(
     conn: Connection,
     periods: Sequence[PeriodWindow],
@@ -71,9 +81,8 @@ def write_period_stats(
     (`minertrace.stats.refresh` builds it).
     Returns the rows written per period, in the order of `periods`.
     """
-    previous = conn.execute(_GET_WORK_MEM).scalar_one()
-    conn.execute(_SET_WORK_MEM, {"value": WORK_MEM})
-    conn.execute(gaia_scores.adapt(conn, text(compute_sql())), plan)
+    previous = conn.execute(_SWAP_WORK_MEM, {"value": WORK_MEM}).scalar_one()
+    conn.execute(text(compute_sql()), plan)
     counts = []
     for pid, period in enumerate(periods):
         params = {
