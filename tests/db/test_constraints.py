@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.exc import IntegrityError
 
-from minertrace.db import tables
+from minertrace.db import migrations, tables
 from minertrace.db.tables import miner_performance_stats as mps
 from minertrace.db.tables import weight_submissions
 from minertrace.vocabulary import Pathway, PeriodType, SubmissionStatus
@@ -130,5 +130,5 @@ def test_checks_built_from_the_vocabulary_are_the_migrations_checks(
 def test_the_snapshots_stay_frozen() -> None:
     # Revisions must not change when the vocabulary grows: their schemas spell every value.
     for snapshot in ("schema_0001.py", "schema_0002.py"):
-        source = (Path(tables.__file__).parent / "migrations" / snapshot).read_text()
+        source = (Path(migrations.__file__).parent / snapshot).read_text()
         assert "vocabulary" not in source, snapshot

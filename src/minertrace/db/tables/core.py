@@ -1,9 +1,9 @@
-"""The schema at the head revision, defined once as SQLAlchemy Core metadata.
+"""The tables minertrace shares with a Gaia validator, at the head revision.
 
 `node_table` and `score_table` keep the Gaia validator's layout (without its 256-UID check) so
 minertrace can share a Gaia database; `miner_performance_stats` is the plan's enhanced table;
-`weight_submissions` holds one row per weight cycle. Alembic migrations must produce exactly
-this metadata (a test runs the autogenerate comparison).
+`weight_submissions` holds one row per weight cycle. Also the `metadata` every table of the
+schema is registered on (`minertrace.db.tables`).
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    Date,
     DateTime,
     Double,
     Identity,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -362,184 +360,4 @@ event.listen(
     weight_submissions,
     "after_create",
     DDL("ALTER TABLE weight_submissions ALTER COLUMN stages SET STORAGE EXTERNAL"),  # type: ignore[no-untyped-call]
-)
-
-# Columns the enhancement added to the legacy `miner_performance_stats`; every other column of
-# the table (with `miner_uid` as TEXT and a serial `id`) is the legacy layout.
-MPS_NEW_COLUMNS = (
-    "submitted_weight",
-    "raw_calculated_weight",
-    "excellence_weight",
-    "diversity_weight",
-    "scoring_pathway",
-    "pathway_details",
-    "incentive",
-    "consensus_rank",
-    "weight_submission_block",
-    "consensus_block",
-    "weather_weight_contribution",
-    "geomagnetic_weight_contribution",
-    "soil_weight_contribution",
-    "multi_task_bonus",
-    "percentile_rank_weather",
-    "percentile_rank_geomagnetic",
-    "percentile_rank_soil",
-    "excellence_qualified_tasks",
-    "validator_hotkey",
-)
-MPS_LEGACY_COLUMNS = tuple(
-    c.name for c in miner_performance_stats.columns if c.name not in MPS_NEW_COLUMNS
-)
-QUARANTINE_REASONS = (
-    "non_numeric_uid",
-    "uid_out_of_range",
-    "invalid_period_type",
-    "invalid_period_order",
-    "uid_collision",
-)
-
-
-stats_day_cells = Table(
-    "stats_day_cells",
-    metadata,
-    Column("day", Date, primary_key=True, comment="The UTC day the cells summarise."),
-    Column(
-        "runs",
-        Integer,
-        nullable=False,
-        comment="score_table rows of the day (the three tasks) the cells were computed from.",
-    ),
-    Column(
-        "fingerprint",
-        BigInteger,
-        nullable=False,
-        comment="Hash of those rows' versions (ctid, xmin): any insert, update or delete "
-        "changes it.",
-    ),
-    Column("width", Integer, nullable=False, comment="UIDs covered (0 .. width - 1)."),
-    Column(
-        "token",
-        BigInteger,
-        nullable=False,
-        comment="Random id of this computation; process caches key on it.",
-    ),
-    Column(
-        "task_runs",
-        ARRAY(Integer),
-        nullable=False,
-        comment="Runs of the day per task (weather, geomagnetic, soil_moisture).",
-    ),
-    Column(
-        "slot_cells",
-        LargeBinary,
-        nullable=False,
-        comment="Per UID and (task, final) slot, 36 little-endian bytes: attempted i4, "
-        "completed i4, latest run i4, sum f8, best f8, latest f8.",
-    ),
-    Column(
-        "miner_cells",
-        LargeBinary,
-        nullable=False,
-        comment="Per UID, 12 little-endian bytes: trailing failures i4, time of the latest "
-        "entry i8 (microseconds since 2000-01-01 UTC, -1 without one).",
-    ),
-    Column(
-        "sorted_values",
-        LargeBinary,
-        nullable=False,
-        comment="Every attempted entry as little-endian f8, sorted within each UID, UID after UID.",
-    ),
-    Column(
-        "computed_at",
-        DateTime(timezone=True),
-        nullable=False,
-        server_default=text("now()"),
-        comment="When the cells were computed.",
-    ),
-    comment="Per UTC day: the period statistics' cells, derived from score_table (a cache).",
-    # A cache: no WAL (after a crash PostgreSQL empties it, the next refresh recomputes it).
-    prefixes=["UNLOGGED"],
-)
-
-# The cells are sorted floats: pglz would spend more time than the write saves (revision 0006).
-event.listen(
-    stats_day_cells,
-    "after_create",
-    DDL(  # type: ignore[no-untyped-call]
-        "ALTER TABLE stats_day_cells ALTER COLUMN slot_cells SET STORAGE EXTERNAL, "
-        "ALTER COLUMN miner_cells SET STORAGE EXTERNAL, "
-        "ALTER COLUMN sorted_values SET STORAGE EXTERNAL"
-    ),
-)
-
-
-def _legacy_copy(name: str) -> Column[object]:
-    source = miner_performance_stats.c[name]
-    return Column(
-        name,
-        Text if name == "miner_uid" else source.type,
-        nullable=source.nullable,
-        comment=f"Legacy value: {source.comment}",
-    )
-
-
-miner_performance_stats_quarantine = Table(
-    "miner_performance_stats_quarantine",
-    metadata,
-    Column("quarantine_id", BigInteger, Identity(), primary_key=True, comment="Quarantine row id."),
-    Column("legacy_id", Integer, comment="`id` the row had in the legacy table."),
-    *(_legacy_copy(name) for name in MPS_LEGACY_COLUMNS),
-    Column(
-        "quarantine_reason",
-        Text,
-        nullable=False,
-        comment="Why the row could not be converted: " + ", ".join(QUARANTINE_REASONS) + ".",
-    ),
-    Column(
-        "quarantine_detail",
-        Text,
-        comment="Human-readable detail, e.g. the legacy id of the row kept in a collision.",
-    ),
-    Column(
-        "quarantined_at",
-        DateTime(timezone=True),
-        nullable=False,
-        server_default=text("now()"),
-        comment="When the migration moved the row here.",
-    ),
-    Index("ix_mps_quarantine_reason", "quarantine_reason"),
-    comment="Legacy miner_performance_stats rows the enhancement could not convert, kept whole.",
-)
-
-miner_performance_stats_legacy_uid = Table(
-    "miner_performance_stats_legacy_uid",
-    metadata,
-    Column("miner_uid", Integer, nullable=False, comment="Key of the converted row: its UID."),
-    Column(
-        "period_start",
-        DateTime(timezone=True),
-        nullable=False,
-        comment="Key of the converted row: period start.",
-    ),
-    Column(
-        "period_end",
-        DateTime(timezone=True),
-        nullable=False,
-        comment="Key of the converted row: period end.",
-    ),
-    Column("period_type", String(20), nullable=False, comment="Key of the converted row: type."),
-    Column(
-        "miner_hotkey",
-        Text,
-        nullable=False,
-        comment="Hotkey of the converted row: a row re-created for another one does not match.",
-    ),
-    Column(
-        "legacy_miner_uid",
-        Text,
-        nullable=False,
-        comment="The legacy TEXT miner_uid (e.g. '07'), written back by a downgrade.",
-    ),
-    PrimaryKeyConstraint("miner_uid", "period_start", "period_end", "period_type"),
-    comment="Legacy text of converted uids that were not canonical ('07'), for a downgrade.",
 )
