@@ -156,3 +156,20 @@ def test_random_garbage_never_raises(data: tuple[int, list[Any], list[Any], list
     # Entries of the geomagnetic rows (all of width n) are counted where they are missing.
     nulls = sum(v is None for row in geo for v in row)
     assert dq["missing_null"] >= nulls
+
+
+@SETTINGS
+@given(network())
+def test_json_records_equal_the_records_conformance_dicts(net: dict[str, Any]) -> None:
+    # to_json_dict builds its per-miner records from the vectors, not through `miners`.
+    trace = compute_cycle(build(net))
+    fresh = trace.to_json_dict()["miners"]
+    expected = {str(uid): rec.conformance_dict() for uid, rec in (trace.miners or {}).items()}
+    assert json.dumps(fresh) == json.dumps(expected)
+    # Every container is the document's own: changing it leaves the cached records alone.
+    for uid, record in trace.to_json_dict()["miners"].items():
+        record["pathway_details"]["excellence_qualified_tasks"].append("x")
+        record["pathway_details"]["percentile_ranks"]["x"] = 1.0
+        cached = (trace.miners or {})[int(uid)]
+        assert "x" not in cached.pathway_details["excellence_qualified_tasks"]
+        assert "x" not in cached.pathway_details["percentile_ranks"]

@@ -69,7 +69,31 @@ class MinerRecord:
         }
 
 
-def build_records(
+@dataclass(frozen=True)
+class RecordColumns:
+    """The records' values as Python lists, one entry per miner (UIDs with a present task,
+    ascending): everything the per-miner loops assemble, converted column by column."""
+
+    uids: list[int]
+    raw: list[float]
+    excellence: list[float]
+    diversity: list[float]
+    labels: list[str]
+    bonus: list[float]
+    active: list[int]
+    here: list[tuple[str, ...]]
+    """The tasks each miner takes part in (tuples shared between miners)."""
+    qualified: list[tuple[str, ...]]
+    scores: list[list[float | None]]
+    """Per task (TASKS order): the aggregated score, None where the task is absent."""
+    ranks: list[list[float | None]]
+    contribs: list[list[float]]
+    final: list[float | None]
+    submitted: list[float | None]
+    u16: list[int | None]
+
+
+def record_columns(
     tasks: Mapping[str, TaskStage],
     has_record: NDArray[np.bool_],
     raw: F64,
@@ -81,47 +105,61 @@ def build_records(
     final: F64 | None,
     submitted: F64 | None,
     u16: NDArray[np.int64] | None,
-) -> dict[int, MinerRecord]:
-    """One record per UID with a present task, keyed by UID in ascending order."""
+) -> RecordColumns:
+    """The trace's vectors at the UIDs with a present task, as lists (see `RecordColumns`)."""
     uids = np.flatnonzero(has_record)
     count = int(uids.size)
     stages = [tasks[t] for t in TASKS]
-    # Absent tasks become None column-wise, so the loop below only assembles objects.
+    # Absent tasks become None column-wise, so the loops only assemble objects.
     present = [s.present[uids] for s in stages]
-    scores = [_where_present(s.score[uids], p) for s, p in zip(stages, present, strict=True)]
-    ranks = [_where_present(s.rank[uids], p) for s, p in zip(stages, present, strict=True)]
-    contribs = [s.contribution[uids].tolist() for s in stages]
-    # The tasks each miner takes part in and qualified for, as tuples shared between miners.
     here_code = _bits(present)
     qual_code = _bits([s.qualified[uids] & p for s, p in zip(stages, present, strict=True)])
     task_sets = [tuple(t for k, t in enumerate(TASKS) if code >> k & 1) for code in range(8)]
-    here = [task_sets[c] for c in here_code.tolist()]
-    qualified = [task_sets[c] for c in qual_code.tolist()]
-    labels = [PATHWAY_LABELS[c] for c in pathway[uids].tolist()]
-    none = [None] * count
-    fin = final[uids].tolist() if final is not None else none
-    sub = submitted[uids].tolist() if submitted is not None else none
-    u16s = u16[uids].tolist() if u16 is not None else none
+    none: list[Any] = [None] * count
+    return RecordColumns(
+        uids=uids.tolist(),
+        raw=raw[uids].tolist(),
+        excellence=excellence[uids].tolist(),
+        diversity=diversity[uids].tolist(),
+        labels=[PATHWAY_LABELS[c] for c in pathway[uids].tolist()],
+        bonus=multi_task_bonus[uids].tolist(),
+        active=num_active_tasks[uids].tolist(),
+        here=[task_sets[c] for c in here_code.tolist()],
+        qualified=[task_sets[c] for c in qual_code.tolist()],
+        scores=[_where_present(s.score[uids], p) for s, p in zip(stages, present, strict=True)],
+        ranks=[_where_present(s.rank[uids], p) for s, p in zip(stages, present, strict=True)],
+        contribs=[s.contribution[uids].tolist() for s in stages],
+        final=final[uids].tolist() if final is not None else none,
+        submitted=submitted[uids].tolist() if submitted is not None else none,
+        u16=u16[uids].tolist() if u16 is not None else none,
+    )
 
-    out: dict[int, MinerRecord] = {}
-    for row in zip(
-        uids.tolist(),
-        raw[uids].tolist(),
-        excellence[uids].tolist(),
-        diversity[uids].tolist(),
-        labels,
-        multi_task_bonus[uids].tolist(),
-        num_active_tasks[uids].tolist(),
-        here,
-        qualified,
-        *scores,
-        *ranks,
-        *contribs,
-        fin,
-        sub,
-        u16s,
+
+def _rows(c: RecordColumns) -> Any:
+    return zip(
+        c.uids,
+        c.raw,
+        c.excellence,
+        c.diversity,
+        c.labels,
+        c.bonus,
+        c.active,
+        c.here,
+        c.qualified,
+        *c.scores,
+        *c.ranks,
+        *c.contribs,
+        c.final,
+        c.submitted,
+        c.u16,
         strict=True,
-    ):
+    )
+
+
+def build_records(columns: RecordColumns) -> dict[int, MinerRecord]:
+    """One record per UID with a present task, keyed by UID in ascending order."""
+    out: dict[int, MinerRecord] = {}
+    for row in _rows(columns):
         (uid, raw_w, exc, div, label, bonus, active, tasks_here, q_tasks) = row[:9]
         s_w, s_g, s_s, r_w, r_g, r_s, c_w, c_g, c_s, fin_w, sub_w, u16_v = row[9:]
         rank_of = {"weather": r_w, "geomagnetic": r_g, "soil": r_s}
@@ -155,6 +193,49 @@ def build_records(
             fin_w,
             u16_v,
         )
+    return out
+
+
+# Each set of tasks (a tuple of names in TASKS order) with the index of each name in TASKS.
+_PICKS = {
+    tuple(t for k, t in enumerate(TASKS) if code >> k & 1): tuple(
+        (t, k) for k, t in enumerate(TASKS) if code >> k & 1
+    )
+    for code in range(8)
+}
+
+
+def conformance_records(columns: RecordColumns) -> dict[str, dict[str, Any]]:
+    """`MinerRecord.conformance_dict()` of every record, keyed by UID as text, built straight
+    from the columns (no record objects): what `CycleTrace.to_json_dict` writes."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in _rows(columns):
+        (uid, raw_w, exc, div, label, bonus, active, tasks_here, q_tasks) = row[:9]
+        s_w, s_g, s_s, r_w, r_g, r_s, c_w, c_g, c_s, fin_w, sub_w, _ = row[9:]
+        ranks, contribs = (r_w, r_g, r_s), (c_w, c_g, c_s)
+        picks = _PICKS[tasks_here]
+        out[str(uid)] = {
+            "raw_calculated_weight": raw_w,
+            "excellence_weight": exc,
+            "diversity_weight": div,
+            "scoring_pathway": label,
+            "pathway_details": {
+                "weather_score": s_w,
+                "geomagnetic_score": s_g,
+                "soil_score": s_s,
+                "percentile_ranks": {t: ranks[k] for t, k in picks},
+                "excellence_qualified_tasks": list(q_tasks),
+                "diversity_contributions": {t: contribs[k] for t, k in picks},
+                "multi_task_bonus": bonus,
+                "num_active_tasks": active,
+            },
+            "weather_weight_contribution": c_w,
+            "geomagnetic_weight_contribution": c_g,
+            "soil_weight_contribution": c_s,
+            "multi_task_bonus": bonus,
+            "final_weight": fin_w,
+            "submitted_weight": sub_w,
+        }
     return out
 
 

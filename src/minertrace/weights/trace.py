@@ -13,7 +13,13 @@ from minertrace.weights.config import TASKS, WeightConfig
 from minertrace.weights.inputs import ScoreRow
 from minertrace.weights.jsonsafe import finite_or_null
 from minertrace.weights.pathways import PATHWAY_LABELS, TaskStage
-from minertrace.weights.records import MinerRecord, build_records
+from minertrace.weights.records import (
+    MinerRecord,
+    RecordColumns,
+    build_records,
+    conformance_records,
+    record_columns,
+)
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -88,7 +94,10 @@ class CycleTrace:
         """
         if not self.config.enable_detailed_pathways:
             return None
-        return build_records(
+        return build_records(self._record_columns())
+
+    def _record_columns(self) -> RecordColumns:
+        return record_columns(
             self.tasks,
             self.has_record,
             self.raw_weight,
@@ -197,14 +206,13 @@ class CycleTrace:
         always succeeds.
         """
         produced = self.weights_produced
-        records = self.miners or {}
-        # The per-miner records are most of the document; when every float they hold is
-        # finite they are copied as they are instead of walked value by value.
-        miners = {str(uid): rec.conformance_dict() for uid, rec in records.items()}
-        if self._records_finite():
-            miners = {uid: _copy_record(rec) for uid, rec in miners.items()}
-        else:
-            miners = finite_or_null(miners)
+        # The per-miner records are most of the document: built straight from the vectors
+        # (not through `miners`), and walked value by value only when a float is not finite.
+        miners: dict[str, Any] = {}
+        if self.config.enable_detailed_pathways:
+            miners = conformance_records(self._record_columns())
+            if not self._records_finite():
+                miners = finite_or_null(miners)
         out: dict[str, Any] = {
             "weights_produced": produced,
             "rank_based_fallback": self.rank_based_fallback,
@@ -244,18 +252,6 @@ class CycleTrace:
             and bool(np.isfinite(stage.rank[has & stage.present]).all())
             for stage in self.tasks.values()
         )
-
-
-def _copy_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a conformance record that shares no container with the cached record."""
-    details = record["pathway_details"]
-    copied = {
-        **details,
-        "percentile_ranks": dict(details["percentile_ranks"]),
-        "excellence_qualified_tasks": list(details["excellence_qualified_tasks"]),
-        "diversity_contributions": dict(details["diversity_contributions"]),
-    }
-    return {**record, "pathway_details": copied}
 
 
 def _num(x: float | None) -> float | None:
