@@ -228,6 +228,25 @@ def _previous(ctx: CycleContext) -> StoredCycle | None:
     return StoredCycle(scalars=scalars) if scalars is not None else None
 
 
+async def read_inputs(
+    ctx: CycleContext, now: datetime
+) -> tuple[int, CycleInputs, StoredCycle | None]:
+    """A cycle's inputs at `now`: the chain's block, the score rows, nodes and subnet
+    parameters in one snapshot (`reads.read_cycle_inputs`), and the validator's previous
+    cycle for rules that carry state. Raises whatever the chain or the database raise."""
+    block = await ctx.chain.current_block()
+    hp = await ctx.chain.hyperparameters(ctx.netuid)
+    reads = await read_cycle_inputs_async(
+        ctx.engine,
+        now,
+        block,
+        windows=ctx.windows,
+        validator_window_blocks=ctx.settings.active_validator_window_blocks,
+    )
+    previous = await asyncio.to_thread(_previous, ctx)
+    return block, cycle_inputs(reads, now, hp), previous
+
+
 def _trace_and_persist(
     ctx: CycleContext,
     trace: RulesTrace,
@@ -283,17 +302,7 @@ async def run_cycle(ctx: CycleContext) -> CycleResult:
     computed_at = ctx.clock.now()
     try:
         with step("read"):
-            block = await ctx.chain.current_block()
-            hp = await ctx.chain.hyperparameters(ctx.netuid)
-            reads = await read_cycle_inputs_async(
-                ctx.engine,
-                computed_at,
-                block,
-                windows=ctx.windows,
-                validator_window_blocks=ctx.settings.active_validator_window_blocks,
-            )
-            inputs = cycle_inputs(reads, computed_at, hp)
-            previous = await asyncio.to_thread(_previous, ctx)
+            block, inputs, previous = await read_inputs(ctx, computed_at)
     except Exception as exc:
         ctx.metrics.read_failures += 1
         ctx.log.error("cycle skipped: its inputs could not be read: %s", short_error(exc))
@@ -410,6 +419,7 @@ __all__ = [
     "TraceQueue",
     "cycle_inputs",
     "flush",
+    "read_inputs",
     "run_cycle",
     "short_error",
 ]

@@ -29,21 +29,19 @@ from minertrace.stats.periods import period_for
 from minertrace.store import (
     insert_submission,
     period_params,
-    read_cycle_inputs_async,
     upsert_miner_rows,
 )
 from minertrace.store.shadow import (
     TraceRow,
     last_observed_block,
     mark_observed,
-    previous_scalars,
     traces_up_to,
 )
-from minertrace.validator.cycle import CycleContext, cycle_inputs, short_error
+from minertrace.validator.cycle import CycleContext, read_inputs, short_error
 from minertrace.validator.persist import build_record, skip_reason
 from minertrace.validator.submit import SubmissionState, find_validator
 from minertrace.vocabulary import PeriodType, SubmissionStatus
-from minertrace.weights import CycleInputs, StoredCycle
+from minertrace.weights import CycleInputs
 from minertrace.weights.observe import compare_u16
 from minertrace.weights.rules import RulesTrace
 
@@ -110,24 +108,13 @@ class Shadow:
         ctx = self.ctx
         self.metrics.cycles += 1
         now = ctx.clock.now()
-        block: int | None = None
         try:
-            block = await ctx.chain.current_block()
-            hp = await ctx.chain.hyperparameters(ctx.netuid)
-            reads = await read_cycle_inputs_async(
-                ctx.engine,
-                now,
-                block,
-                windows=ctx.windows,
-                validator_window_blocks=ctx.settings.active_validator_window_blocks,
-            )
-            inputs = cycle_inputs(reads, now, hp)
-            previous = await asyncio.to_thread(self._previous)
+            block, inputs, previous = await read_inputs(ctx, now)
             trace = ctx.rules.compute(inputs, previous)
         except Exception as exc:
             self.metrics.failures += 1
             self.log.error("shadow cycle skipped: %s", short_error(exc))
-            return ShadowCycle(None, now, block, None, "read_failed", short_error(exc))
+            return ShadowCycle(None, now, None, None, "read_failed", short_error(exc))
         reason = skip_reason(trace)
         status = SubmissionStatus.SKIPPED if reason else SubmissionStatus.COMPUTED
         try:
@@ -151,14 +138,6 @@ class Shadow:
             return []
 
     # ------------------------------------------------------------------ internals
-
-    def _previous(self) -> StoredCycle | None:
-        ctx = self.ctx
-        if not ctx.rules.stateful:
-            return None
-        with ctx.engine.connect() as conn:
-            scalars = previous_scalars(conn, ctx.validator_hotkey, ctx.netuid)
-        return StoredCycle(scalars=scalars) if scalars is not None else None
 
     def _write_trace(
         self,
