@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from minertrace.stats.periods import current_periods, period_for
 from minertrace.stats.refresh import refresh_all
 from minertrace.store import fill_pipeline_columns
+from minertrace.store.period_upsert import PIPELINE_COLUMNS
 from minertrace.validator.cycle import run_cycle
 from tests.helpers.cycle import (
     FIRST_MINER,
@@ -21,29 +22,10 @@ from tests.helpers.cycle import (
     submissions,
 )
 
-PIPELINE = (
-    "submitted_weight",
-    "raw_calculated_weight",
-    "excellence_weight",
-    "diversity_weight",
-    "scoring_pathway",
-    "pathway_details",
-    "weather_weight_contribution",
-    "geomagnetic_weight_contribution",
-    "soil_weight_contribution",
-    "multi_task_bonus",
-    "percentile_rank_weather",
-    "percentile_rank_geomagnetic",
-    "percentile_rank_soil",
-    "excellence_qualified_tasks",
-    "validator_hotkey",
-    "weight_submission_block",
-)
-
 
 def pipeline_values(engine: Engine) -> dict[tuple[int, str], dict[str, object]]:
     return {
-        (r["miner_uid"], r["period_type"]): {c: r[c] for c in PIPELINE}
+        (r["miner_uid"], r["period_type"]): {c: r[c] for c in PIPELINE_COLUMNS}
         for r in stats_rows(engine)
         if r["submitted_weight"] is not None
     }
