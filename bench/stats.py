@@ -42,7 +42,7 @@ from rich.table import Table
 from benchdb import bench_engine, fresh_schema, table_stats
 from minertrace.db.tables import node_table, score_table, stats_day_cells
 from minertrace.stats import cleanup, current_periods, refresh_all, refresh_period_stats
-from minertrace.stats.incremental import CACHE
+from minertrace.stats.cache import CACHE
 
 MINERS = 256
 DAYS = 30

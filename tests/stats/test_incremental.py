@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select, text
 from minertrace.db.tables import miner_performance_stats as mps
 from minertrace.db.tables import node_table, score_table, stats_day_cells
 from minertrace.stats import refresh_all
-from minertrace.stats.incremental import CACHE
+from minertrace.stats.cache import CACHE
 from minertrace.stats.rollup import union_percentiles
 
 UTC = timezone.utc

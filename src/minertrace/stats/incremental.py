@@ -24,15 +24,15 @@ refresh (`minertrace.stats.refresh`). Periods whose bounds are not UTC midnights
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection
 
+from minertrace.stats.cache import CACHE, KEPT_DAYS
 from minertrace.stats.day_cells import (
     DAY_ZERO,
     ONE_DAY,
@@ -70,12 +70,6 @@ from minertrace.store.stats_sql import QUANTILES
 
 logger = logging.getLogger(__name__)
 
-MEMORY_BUDGET: Final = 512 * 1024 * 1024
-"""Bytes of cached roll-ups (mostly sorted entries) kept between refreshes; a period whose
-roll-up is larger is rebuilt from the day cells at every refresh instead of being cached."""
-KEPT_DAYS: Final = 16
-"""Days of cells kept in the process after a refresh (the trend window and the current day)."""
-
 
 def day_number(t: datetime) -> int:
     """The UTC day of `t`, counted from 2000-01-01."""
@@ -96,24 +90,6 @@ class _Unit:
     token: int
     """Of the stored cells (0 for a side of a split day, computed by this refresh)."""
     cells: DayCells | None = None
-
-
-class StatsCache:
-    """Process-local: day cells by token, and per period the roll-up of its complete days."""
-
-    def __init__(self) -> None:
-        self.days: dict[int, DayCells] = {}
-        self.current: dict[tuple[str, int], tuple[StoredDay, DayCells, DayFingerprint]] = {}
-        self.totals: OrderedDict[tuple[Any, ...], tuple[tuple[int, ...], Totals]] = OrderedDict()
-
-    def clear(self) -> None:
-        """Forget everything (the next refresh reads the day cells from the database)."""
-        self.days.clear()
-        self.current.clear()
-        self.totals.clear()
-
-
-CACHE: Final = StatsCache()
 
 
 class _RewrittenError(Exception):
@@ -277,17 +253,6 @@ def _base(
     return key, tokens, roll_up(empty_totals(width), cells, values)
 
 
-def _keep(key: tuple[Any, ...], tokens: tuple[int, ...], totals: Totals, used: set[Any]) -> None:
-    used.add(key)
-    if totals.nbytes > MEMORY_BUDGET:
-        CACHE.totals.pop(key, None)
-        return
-    CACHE.totals[key] = (tokens, totals)
-    CACHE.totals.move_to_end(key)
-    while sum(t.nbytes for _, t in CACHE.totals.values()) > MEMORY_BUDGET:
-        CACHE.totals.popitem(last=False)
-
-
 def _trend_points(
     units: list[_Unit], loaded: dict[int, DayCells], start: datetime, end: datetime
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
@@ -375,7 +340,8 @@ def _params(
         complete = [u for u in members if u.day < current]
         key, tokens, base = _base(conn, period, complete, width, built)
         built.append((tokens, base))
-        _keep(key, tokens, base, used)
+        used.add(key)
+        CACHE.keep_totals(key, tokens, base)
         tail = [_cells(u, loaded) for u in members if u.day >= current]
         totals = base
         for cells in tail:
@@ -460,4 +426,4 @@ def _params(
     }
 
 
-__all__ = ["CACHE", "MEMORY_BUDGET", "StatsCache", "day_number", "incremental_params"]
+__all__ = ["day_number", "incremental_params"]
